@@ -1,0 +1,1 @@
+"""Command-line interface: ``stmtrack <command> ...`` (see :mod:`stmtrack_plugin.cli.main`)."""

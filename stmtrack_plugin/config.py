@@ -1,0 +1,170 @@
+"""Frozen parameter dataclasses and the loader for the files in ``parameters/``.
+
+Nothing here reads a global: a builder receives a config object and passes plain values on.
+Parameter files (``stmtrack_plugin.parameters.<name>``) define ``parameters()`` returning a
+:class:`TrackerParams`; :func:`load_parameters` finds them by name and applies overrides.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+#: Environment variable that names the weights file when no explicit path is given.
+WEIGHTS_ENV = "STMTRACK_WEIGHTS"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of the STMTrack network.
+
+    The defaults are the authors' GoogLeNet (Inception-v3) model, whose checkpoints have the 924
+    keys of ``reference/state_dict_keys.json``. ``width_mult`` < 1 scales every backbone, neck and
+    head channel count; it exists only to make tiny models for tests and smoke training (such a
+    model cannot load the authors' checkpoints).
+    """
+
+    width_mult: float = 1.0  # channel multiplier for the trunks (1.0 = Inception-v3)
+    neck_channels: int = 512  # C of the memory / query features after the neck
+    head_channels: int = 256  # width of the two 7-conv head towers
+    head_num_convs: int = 7  # convs per head tower
+    total_stride: int = 8  # stride of the feature map w.r.t. the crop
+    crop_pad: int = 4  # border cells removed from the 768-channel backbone output
+    bn_eps: float = 1e-3  # BatchNorm eps of the Inception BasicConv2d blocks
+
+    def __post_init__(self):
+        if not (0 < self.width_mult <= 1.0):
+            raise ValueError(f"width_mult must be in (0, 1], got {self.width_mult}")
+        for name in ("neck_channels", "head_channels", "head_num_convs", "total_stride"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class TrackerParams:
+    """Hyper-parameters of the STMTrack tracker (one authors' test yaml = one instance).
+
+    Values follow ``STMTRACK_SPEC.md`` §2.1. ``crop_size`` is the side of the memory and query
+    crops (q_size = m_size = 289 in the authors' code); the score map size and offset follow from
+    it and the model's stride. Weights are not named here by path: see :func:`resolve_weights`.
+    """
+
+    name: str = "got10k"
+    #: which released model the authors used with these values: "got10k" (GOT-10k train only)
+    #: or "fulldata" (informational; the weights path comes from the caller or STMTRACK_WEIGHTS)
+    checkpoint: str = "got10k"
+    test_lr: float = 0.95
+    window_influence: float = 0.21
+    penalty_k: float = 0.04
+    search_area_factor: float = 4.0
+    confidence_threshold: float = 0.6
+    num_segments: int = 4
+    min_w: float = 10.0
+    min_h: float = 10.0
+    crop_size: int = 289
+    total_stride: int = 8
+    windowing: str = "cosine"
+    #: frames after which new memory features are stored on ``storage_device`` (the authors'
+    #: gpu_memory_threshold; None = never move). Has no numeric effect.
+    offload_after: Optional[int] = None
+    storage_device: str = "cpu"
+    #: dtype of stored memory features: "float32" (faithful) or "float16" (opt-in, halves memory)
+    storage_dtype: str = "float32"
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def __post_init__(self):
+        if self.windowing != "cosine":
+            raise ValueError(f"only cosine windowing is implemented, got {self.windowing!r}")
+        if self.storage_dtype not in ("float32", "float16", "bfloat16"):
+            raise ValueError(f"storage_dtype must be float32, float16 or bfloat16, got {self.storage_dtype!r}")
+        if self.crop_size < 33:
+            raise ValueError(f"crop_size must be >= 33, got {self.crop_size}")
+        if self.num_segments < 1:
+            raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
+        if self.search_area_factor <= 0:
+            raise ValueError(f"search_area_factor must be > 0, got {self.search_area_factor}")
+
+
+def replace_strict(obj, overrides: Mapping[str, Any]):
+    """``dataclasses.replace`` that names unknown keys instead of a bare TypeError.
+
+    A nested dataclass field (``model``) may be given as a mapping of its own fields.
+    """
+    names = {f.name for f in dataclasses.fields(obj)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise KeyError(
+            f"unknown {type(obj).__name__} key(s): {', '.join(unknown)}; "
+            f"valid keys: {', '.join(sorted(names))}")
+    values = {}
+    for key, value in overrides.items():
+        current = getattr(obj, key)
+        if dataclasses.is_dataclass(current) and isinstance(value, Mapping):
+            value = replace_strict(current, value)
+        values[key] = value
+    return dataclasses.replace(obj, **values)
+
+
+def available_parameters() -> list:
+    """Names of the parameter files shipped in ``stmtrack_plugin.parameters``."""
+    import pkgutil
+
+    from stmtrack_plugin import parameters as pkg
+
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+
+
+def _load_module(name_or_path: str):
+    if name_or_path.endswith(".py") or os.sep in name_or_path:
+        if not os.path.isfile(name_or_path):
+            raise FileNotFoundError(f"parameter file not found: {name_or_path}")
+        spec = importlib.util.spec_from_file_location("_stmtrack_user_params", name_or_path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    try:
+        return importlib.import_module(f"stmtrack_plugin.parameters.{name_or_path}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"stmtrack_plugin.parameters.{name_or_path}":
+            raise
+        raise KeyError(f"no parameter file named {name_or_path!r}; available: "
+                       f"{', '.join(available_parameters())}") from None
+
+
+def load_parameters(name_or_path: str = "default", **overrides) -> TrackerParams:
+    """Load tracker parameters by name (``otb``, ``vot2018``, ...) or from a ``.py`` file.
+
+    Keyword overrides replace fields by name; an unknown name raises ``KeyError``.
+
+    >>> load_parameters("otb", window_influence=0.3).window_influence
+    0.3
+    """
+    module = _load_module(name_or_path)
+    if not hasattr(module, "parameters"):
+        raise AttributeError(f"parameter file {name_or_path!r} defines no parameters() function")
+    params = module.parameters()
+    if not isinstance(params, TrackerParams):
+        raise TypeError(f"{name_or_path!r}.parameters() returned {type(params).__name__}, "
+                        "not TrackerParams")
+    return replace_strict(params, overrides) if overrides else params
+
+
+def resolve_weights(path: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
+    """Return the weights file: ``path`` if given, else ``$STMTRACK_WEIGHTS``.
+
+    Raises ``FileNotFoundError`` naming both sources when neither gives an existing file.
+    """
+    env = os.environ if env is None else env
+    candidate = path or env.get(WEIGHTS_ENV)
+    if not candidate:
+        raise FileNotFoundError(
+            f"no weights given: pass a path (e.g. --weights FILE) or set {WEIGHTS_ENV}. "
+            "See the README for the authors' released checkpoints.")
+    candidate = os.path.expanduser(candidate)
+    if not os.path.isfile(candidate):
+        source = "argument" if path else WEIGHTS_ENV
+        raise FileNotFoundError(f"weights file from {source} does not exist: {candidate}")
+    return candidate

@@ -1,0 +1,45 @@
+"""File helpers: atomic writes and frame reading."""
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Union
+
+import numpy as np
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def atomic_write_text(path: PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one.
+
+    The data goes to a temporary file in the same folder, is flushed to disk, then renamed over
+    ``path`` (atomic on POSIX and Windows for files on one file system).
+    """
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_image_bgr(path: PathLike) -> np.ndarray:
+    """Read a frame as an HxWx3 uint8 BGR array (``cv2.IMREAD_COLOR``), or raise naming the file."""
+    import cv2
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"frame not found: {path}")
+    img = cv2.imread(path, cv2.IMREAD_COLOR)
+    if img is None:
+        raise ValueError(f"could not decode frame (not an image or corrupt): {path}")
+    return img
