@@ -25,7 +25,7 @@ from typing import Optional, Tuple
 import numpy as np
 import torch
 
-from stmtrack_plugin.config import ModelConfig, TrackerParams, resolve_weights
+from stmtrack_plugin.config import TrackerParams, resolve_weights
 from stmtrack_plugin.model.geometry import score_offset, score_size
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
 from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
@@ -68,15 +68,16 @@ class _VideoState:
     frame_index: int  # index of the last frame seen (0 = the init frame)
 
 
-def build_model(model_config: ModelConfig, weights: Optional[str] = None, device=None):
-    """Build the STMTrack network and load weights (``weights`` or ``$STMTRACK_WEIGHTS``)."""
-    from stmtrack_plugin.model import build_model as build_network
-    from stmtrack_plugin.model import load_checkpoint
+def build_model(weights: Optional[str] = None, device=None):
+    """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), in eval mode.
 
-    path = resolve_weights(weights)
-    model = build_network(model_config)
-    load_checkpoint(model, path)
-    return model.to(torch.device(device or "cpu")).eval()
+    The architecture is the one the checkpoint records (``model_config``, written by
+    :func:`stmtrack_plugin.model.save_checkpoint`); the authors' files record none and get the
+    default GoogLeNet model.
+    """
+    from stmtrack_plugin.model import build_model_from_checkpoint
+
+    return build_model_from_checkpoint(resolve_weights(weights), device=device)
 
 
 def _model_device(model) -> torch.device:
@@ -122,9 +123,9 @@ class STMTracker:
     @classmethod
     def from_params(cls, params: TrackerParams, weights: Optional[str] = None, device=None,
                     debug: bool = False) -> "STMTracker":
-        """Build the network from ``params.model`` and load ``weights`` (or $STMTRACK_WEIGHTS)."""
+        """Build the network a weights file describes (``weights`` or $STMTRACK_WEIGHTS)."""
         device = torch.device(device or "cpu")
-        return cls(build_model(params.model, weights, device), params, device, debug)
+        return cls(build_model(weights, device), params, device, debug)
 
     @property
     def initialized(self) -> bool:
