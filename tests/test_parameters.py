@@ -26,7 +26,8 @@ EXPECTED = {
 }
 #: common to every test yaml (and code defaults not in the yamls)
 COMMON = dict(num_segments=4, min_w=10, min_h=10, crop_size=289, total_stride=8,
-              windowing="cosine", storage_dtype="float32")
+              windowing="cosine", storage_dtype="float32", max_memory_frames=None,
+              offload_after=None)
 
 
 def test_every_setting_is_shipped():

@@ -60,3 +60,20 @@ def test_standin_parity(run, standin_model, shared_dir, sequences_dir):
     # memory stays bounded by the pruning rule: frame 0 and frames ~n/8 .. n-1
     n = len(frames) - 1
     assert len(tracker.memory) <= 1 + n - (n + 1) // 8 + 1
+
+
+def test_memory_cap_is_exact_while_it_fits_and_bounded_after(standin_model, shared_dir, sequences_dir):
+    run = "Crossing__otb"
+    meta = json.loads((shared_dir / "parity" / "standin" / f"{run}.json").read_text())
+    ref = dict(np.load(shared_dir / "parity" / "standin" / f"{run}.npz"))
+    frames = [str(sequences_dir / "Crossing" / f) for f in meta["frames"]]
+    # 120 frames: at most 1 + 119 - 15 = 105 frames are ever reachable, so a cap of 105 is exact
+    check_run(STMTracker(standin_model, load_parameters("otb", max_memory_frames=105)), frames,
+              ref, meta["init_box"])
+    # a cap of 16 is exact until ~8/7 * 16 frames, then bounded (and no longer the authors')
+    tracker = STMTracker(standin_model, load_parameters("otb", max_memory_frames=16))
+    check_run(tracker, frames[:19], ref, meta["init_box"])
+    for path in frames[19:]:
+        r = tracker.track(read_image_bgr(path))
+        assert len(tracker.memory) <= 16 and np.all(np.isfinite(r.box))
+        assert r.num_memory <= 6  # the frames read were stored (gather raises otherwise)

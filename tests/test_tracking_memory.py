@@ -101,3 +101,27 @@ def test_bank_half_precision_storage_and_offload():
     assert abs(out[0, 0, 1, 0, 0].item() - 1 / 3) < 1e-3
     bank.clear()
     assert len(bank) == 0
+
+
+def test_cap_eviction_keeps_ends_and_spreads_the_rest():
+    from stmtrack_plugin.tracking.memory import frames_to_evict
+
+    assert frames_to_evict([0, 1, 2, 3], 4) == []
+    assert frames_to_evict([3, 0, 1, 2], 3) == [1]  # smallest span, older first on ties
+    frames = list(range(0, 101))
+    kept = sorted(set(frames) - set(frames_to_evict(frames, 11)))
+    assert len(kept) == 11 and kept[0] == 0 and kept[-1] == 100
+    gaps = [b - a for a, b in zip(kept, kept[1:])]
+    assert max(gaps) <= 2 * min(gaps) + 1  # roughly even spacing
+    with pytest.raises(ValueError, match="at least 2"):
+        frames_to_evict(frames, 1)
+
+
+def test_nearest_frame():
+    from stmtrack_plugin.tracking.memory import nearest_frame
+
+    assert nearest_frame(5, [0, 4, 6, 9]) == 4  # tie -> earlier
+    assert nearest_frame(8, [0, 4, 6, 9]) == 9
+    assert nearest_frame(3, [3]) == 3
+    with pytest.raises(ValueError):
+        nearest_frame(3, [])

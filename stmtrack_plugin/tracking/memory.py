@@ -6,7 +6,7 @@ is encoded lazily, one frame late, with its predicted box), so the bank holds ``
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional, Sequence
 
 import torch
 
@@ -63,6 +63,32 @@ def oldest_needed_frame(n: int, num_segments: int) -> int:
     if n + 1 <= num_segments:
         return 1
     return max(1, ((n + 1) // num_segments) // 2)
+
+
+def frames_to_evict(frames: Sequence[int], cap: int) -> List[int]:
+    """Which stored frames to drop so that at most ``cap`` remain (the opt-in memory cap).
+
+    Frame 0 and the newest frame are never dropped. Otherwise the interior frame whose two
+    neighbours are closest together (the smallest ``next - prev``) goes first, the older one on
+    ties, which keeps the survivors spread evenly over the sequence, as the segment frames are.
+    Pure function of integers; ``frames`` need not be sorted.
+    """
+    if cap < 2:
+        raise ValueError(f"a memory cap must keep at least 2 frames (frame 0 and the newest), got {cap}")
+    kept = sorted(set(frames))
+    dropped = []
+    while len(kept) > cap:
+        spans = [kept[i + 1] - kept[i - 1] for i in range(1, len(kept) - 1)]
+        i = 1 + spans.index(min(spans))
+        dropped.append(kept.pop(i))
+    return dropped
+
+
+def nearest_frame(frame: int, kept: Sequence[int]) -> int:
+    """The stored frame closest in time to ``frame`` (the earlier one on ties)."""
+    if not kept:
+        raise ValueError("no stored frames")
+    return min(kept, key=lambda f: (abs(f - frame), f))
 
 
 class MemoryBank:

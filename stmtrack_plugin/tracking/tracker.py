@@ -30,7 +30,8 @@ from stmtrack_plugin.model.geometry import score_offset, score_size
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
 from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
 from stmtrack_plugin.tracking.inputs import check_box, check_frame
-from stmtrack_plugin.tracking.memory import MemoryBank, can_be_selected_later, select_memory_indices
+from stmtrack_plugin.tracking.memory import (MemoryBank, can_be_selected_later, frames_to_evict,
+                                             nearest_frame, select_memory_indices)
 from stmtrack_plugin.tracking.postprocess import choose_cell, clamp_box, cosine_window, update_box
 
 _DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -99,8 +100,9 @@ class STMTracker:
 
     Memory: the authors keep every frame's features forever. This tracker drops a frame as
     soon as the selection rule can never read it again (:func:`.memory.can_be_selected_later`),
-    which changes no output; ``params.storage_dtype`` / ``offload_after`` / ``storage_device``
-    trade exactness or speed for memory (opt-in).
+    which changes no output but still keeps ~7/8 of the frames (frame f is read again when
+    n ~ 8f). Opt-in, for long sequences: ``params.max_memory_frames`` (a cap; not faithful
+    beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``.
     """
 
     def __init__(self, model, params: TrackerParams, device=None, debug: bool = False):
@@ -162,6 +164,9 @@ class STMTracker:
             self.memory.add(n - 1, self._memorize(st.last_image, st.pos, st.size))
             gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
             frames = select_memory_indices(n, p.num_segments, bool(gate))
+            if p.max_memory_frames is not None:
+                stored = self.memory.frames
+                frames = [f if f in self.memory else nearest_frame(f, stored) for f in frames]
             query, crop_scale = crop_square(image, st.pos, st.scale, p.crop_size, st.pad_colour)
             score, boxes = self.model.track(self._to_tensor(query), self.memory.gather(frames))
             score = score.reshape(-1).float().cpu().numpy()
@@ -178,13 +183,20 @@ class STMTracker:
         st.pos, st.size, st.last_image, st.frame_index = pos, size, image, n
         st.scale = math.sqrt(np.prod(size) / np.prod(st.base_size))
         st.last_pscore = choice.pscore
-        self.memory.discard([f for f in self.memory.frames
-                             if not can_be_selected_later(f, n, p.num_segments)])
+        self._prune_memory(n)
         x, y, w, h = cxywh_to_xywh(np.concatenate([pos, size])).tolist()
         return TrackResult(
             box=(x, y, w, h), score=choice.pscore, frame_index=n, best_index=choice.index,
             raw_score=float(choice.score), memory_frames=tuple(frames), crop_scale=crop_scale,
             gate=gate, score_map=score if self.debug else None)
+
+    def _prune_memory(self, n: int) -> None:
+        """After tracking frame n: drop frames the rule can never read again, then apply the cap."""
+        p = self.params
+        self.memory.discard([f for f in self.memory.frames
+                             if not can_be_selected_later(f, n, p.num_segments)])
+        if p.max_memory_frames is not None:
+            self.memory.discard(frames_to_evict(self.memory.frames, p.max_memory_frames))
 
     def _memorize(self, image: np.ndarray, pos: np.ndarray, size: np.ndarray) -> torch.Tensor:
         """Encode a past frame with its tracked box: memory (1, C, 1, h, w)."""
