@@ -9,6 +9,7 @@ atomically. With ground truth, the success AUC and the precision at 20 px are pr
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import time
@@ -17,6 +18,7 @@ import numpy as np
 
 
 def add_arguments(parser):
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
     parser.add_argument("source", help="video file, frame folder, or sequence folder (img/ + "
                                        "groundtruth_rect.txt)")
     init = parser.add_mutually_exclusive_group()

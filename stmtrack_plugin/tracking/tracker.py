@@ -114,7 +114,9 @@ class STMTracker:
                 model.to(self.device)
             model.eval()
         self.debug = debug
-        self.score_size = score_size(params.crop_size, params.model.crop_pad)
+        # the border crop of the feature map: the model's own config when it has one
+        crop_pad = getattr(getattr(model, "config", None), "crop_pad", params.model.crop_pad)
+        self.score_size = score_size(params.crop_size, crop_pad)
         self.score_offset = score_offset(params.crop_size, self.score_size, params.total_stride)
         self.window = cosine_window(self.score_size)
         self.memory = MemoryBank(self.device, storage_device=params.storage_device,
