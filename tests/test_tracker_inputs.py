@@ -160,3 +160,16 @@ def test_missing_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("STMTRACK_WEIGHTS", str(tmp_path / "env.pkl"))
     with pytest.raises(FileNotFoundError, match="STMTRACK_WEIGHTS does not exist"):
         STMTracker.from_params(load_parameters("default"))
+
+
+def test_half_precision_storage_is_opt_in():
+    t = STMTracker(ColourModel(), load_parameters("default", storage_dtype="float16"))
+    t.initialize(frame(), [60, 40, 40, 30])
+    for s in range(3):
+        r = t.track(frame(seed=s))
+    assert all(t.memory.get(f).dtype == torch.float16 for f in t.memory.frames)
+    assert np.all(np.isfinite(r.box))
+    default = STMTracker(ColourModel(), load_parameters("default"))
+    default.initialize(frame(), [60, 40, 40, 30])
+    default.track(frame())
+    assert all(default.memory.get(f).dtype == torch.float32 for f in default.memory.frames)

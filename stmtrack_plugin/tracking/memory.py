@@ -132,6 +132,10 @@ class MemoryBank:
         target = self.storage_device if offload else self.device
         self._entries[frame] = memory.detach().to(device=target, dtype=self.storage_dtype)
 
+    def get(self, frame: int) -> torch.Tensor:
+        """The stored entry of ``frame`` as it is kept (storage device and dtype)."""
+        return self._entries[frame]
+
     def gather(self, frames: Iterable[int]) -> torch.Tensor:
         """Concatenate the entries of ``frames`` (repeats allowed) on dim 2: (1, C, T, h, w)."""
         try:
