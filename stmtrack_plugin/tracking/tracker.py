@@ -195,8 +195,14 @@ class STMTracker:
     def _prune_memory(self, n: int) -> None:
         """After tracking frame n: drop frames the rule can never read again, then apply the cap."""
         p = self.params
-        self.memory.discard([f for f in self.memory.frames
-                             if not can_be_selected_later(f, n, p.num_segments)])
+        stale = []
+        for f in self.memory.frames:  # ascending
+            if f == 0:
+                continue
+            if can_be_selected_later(f, n, p.num_segments):
+                break  # reachability only grows with f, so the rest stay too
+            stale.append(f)
+        self.memory.discard(stale)
         if p.max_memory_frames is not None:
             self.memory.discard(frames_to_evict(self.memory.frames, p.max_memory_frames))
 
