@@ -98,3 +98,21 @@ def test_no_init_box_for_a_plain_folder(tiny_weights, sequences_dir, tmp_path, c
 def test_missing_source(tiny_weights, capsys):
     assert main(["track", "/nonexistent/clip.mp4", "--weights", tiny_weights]) == 2
     assert "no such video file or frame folder" in capsys.readouterr().err
+
+
+def test_interrupt_keeps_the_frames_tracked_so_far(tiny_weights, sequences_dir, tmp_path,
+                                                   monkeypatch):
+    from stmtrack_plugin.tracking import STMTracker
+
+    real_track = STMTracker.track
+
+    def track_then_interrupt(self, image):
+        if self._state.frame_index >= 2:
+            raise KeyboardInterrupt
+        return real_track(self, image)
+
+    monkeypatch.setattr(STMTracker, "track", track_then_interrupt)
+    out = tmp_path / "partial.txt"
+    rc = main(["track", str(sequences_dir / "Crossing"), "--weights", tiny_weights,
+               "--set", "crop_size=129", "--out", str(out), "--no-progress"])
+    assert rc == 130 and len(_lines(out)) == 3  # init box + frames 1 and 2

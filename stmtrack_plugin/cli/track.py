@@ -114,6 +114,7 @@ def _run(args) -> int:
     total = source.count if args.max_frames is None else min(args.max_frames, source.count or args.max_frames)
     annotator = Annotator(args.video, args.frames_out) if (args.video or args.frames_out) else None
     boxes, times = [], []
+    interrupted = False
     bar = tqdm(total=total, unit="frame", desc=source.name, disable=args.no_progress,
                file=sys.stderr)
     try:
@@ -135,6 +136,8 @@ def _run(args) -> int:
                 text = f"#{i + 1}" + ("" if score is None else f" score {score:.3f}")
                 annotator.add(frame, out, gt_box, text)
             bar.update(1)
+    except KeyboardInterrupt:
+        interrupted = True  # keep what was tracked: written below, then exit 130
     finally:
         bar.close()
         if annotator is not None:
@@ -142,6 +145,9 @@ def _run(args) -> int:
     if not boxes:
         raise ValueError(f"no frames could be read from {args.source}")
     _write_results(args.out, boxes, atomic_write_text)
+    if interrupted:
+        print(f"interrupted: wrote the {len(boxes)} frames tracked so far", file=sys.stderr)
+        return 130
     _report(args, source.name, boxes, gt, times)
     return 0
 
