@@ -2,8 +2,9 @@
 
 ``<out>/epoch-<e>.pkl`` = ``{'epoch', 'model_state_dict', 'optimizer_state_dict'}`` after every
 epoch and ``<out>/final_model.pkl`` = ``{'epoch', 'model_state_dict'}`` at the end, as the
-authors' trainer writes them (the tracker loads either). Files are written to a temporary name
-and renamed, so an interrupted save never leaves a truncated checkpoint.
+authors' trainer writes them (the tracker loads either), plus the ``model_config`` that
+:func:`stmtrack_plugin.model.save_checkpoint` records. Files are written to a temporary name and
+renamed, so an interrupted save never leaves a truncated checkpoint.
 """
 from __future__ import annotations
 
@@ -35,12 +36,10 @@ def latest_checkpoint(out_dir: str) -> Optional[Tuple[int, str]]:
 
 def save_training_checkpoint(model: torch.nn.Module, path: str, epoch: int,
                              optimizer: Optional[torch.optim.Optimizer] = None) -> None:
-    """Atomically write the authors' checkpoint layout (no ``module.`` prefix)."""
+    """Write the authors' checkpoint layout (no ``module.`` prefix; atomic, plus model_config)."""
     from stmtrack_plugin.model import save_checkpoint
 
-    tmp = os.path.join(os.path.dirname(os.path.abspath(path)), f".tmp-{os.path.basename(path)}")
-    save_checkpoint(model, tmp, epoch=epoch, optimizer=optimizer)
-    os.replace(tmp, path)
+    save_checkpoint(model, path, epoch=epoch, optimizer=optimizer)
 
 
 def load_training_checkpoint(model: torch.nn.Module, optimizer: torch.optim.Optimizer,

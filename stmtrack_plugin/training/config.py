@@ -61,6 +61,8 @@ class TrainConfig:
     max_aspect_ratio: float = 10.0  # boxes with max(w/h, h/w) >= this are rejected
     area_rate_range: Tuple[float, float] = (0.001, 0.6)  # box area / image area must lie inside
     max_sample_tries: int = 100
+    #: False = every epoch draws the same samples (a fixed set, e.g. to check a model can overfit)
+    resample_each_epoch: bool = True
     # --- optimisation
     pairs_per_epoch: int = 150_000
     epochs: int = 20

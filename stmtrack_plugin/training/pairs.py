@@ -1,7 +1,8 @@
 """The training set: index -> one sample of T memory crops, a query crop and dense targets.
 
 Samples are random but reproducible: sample ``i`` of epoch ``e`` is drawn from a generator seeded
-with ``(seed, e, i)``, so any worker, process or resumed run sees the same data for the same index.
+with ``(seed, e, i)``, so any worker, process or resumed run sees the same data for the same index
+(``resample_each_epoch=False`` uses e = 0 for every epoch: a fixed set of samples).
 """
 from __future__ import annotations
 
@@ -66,7 +67,8 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
         cfg = self.cfg
-        rng = np.random.default_rng([cfg.seed % (2 ** 32), self.epoch, int(index)])
+        epoch = self.epoch if cfg.resample_each_epoch else 0
+        rng = np.random.default_rng([cfg.seed % (2 ** 32), epoch, int(index)])
         for _ in range(cfg.max_sample_tries):
             spec = self.sampler.sample(rng)
             loaded = self._load(spec)
