@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +76,11 @@ def run(args) -> int:
                                                       resolve_device, shutdown_distributed)
     from stmtrack_plugin.training.trainer import Trainer
 
-    cfg = build_config(args)
+    try:
+        cfg = build_config(args)
+    except (KeyError, ValueError, TypeError, FileNotFoundError, AttributeError) as exc:
+        print(f"stmtrack train: error: {exc}", file=sys.stderr)
+        return 2
     info = dist_info_from_env()
     device = resolve_device(args.device, info)
     init_distributed(device, info)
@@ -89,6 +94,9 @@ def run(args) -> int:
                   f"(reference {cfg.reference_batch}), LR x{trainer.lr_scale:g}, "
                   f"{trainer.steps_per_epoch} steps/epoch", flush=True)
         trainer.fit(resume=args.resume)
+    except (FileNotFoundError, FileExistsError) as exc:  # wrong paths: a message, no traceback
+        print(f"stmtrack train: error: {exc}", file=sys.stderr)
+        return 2
     finally:
         shutdown_distributed()
     return 0

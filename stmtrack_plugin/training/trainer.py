@@ -29,9 +29,13 @@ from stmtrack_plugin.utils.io import atomic_write_text
 
 def build_training_model(cfg: TrainConfig, device: torch.device,
                          pretrained: Optional[str] = None) -> torch.nn.Module:
-    """The STMTrack model in train mode, optionally with ImageNet Inception-v3 trunks."""
+    """The STMTrack model in train mode, optionally with ImageNet Inception-v3 trunks.
+
+    The random initialisation is seeded with ``cfg.seed`` (the authors' global seed).
+    """
     from stmtrack_plugin.model import build_model, load_imagenet_backbones
 
+    torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)
     if pretrained:
         if not os.path.isfile(pretrained):
