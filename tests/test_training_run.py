@@ -148,3 +148,24 @@ def test_cli_overrides():
     assert (cfg.batch_per_device, cfg.accum_steps, cfg.scale_lr, cfg.amp) == (4, 2, False, True)
     assert cfg.authors_sampler_bug is True and cfg.area_rate_range == (0.01, 0.5)
     assert cfg.epochs == 20  # untouched recipe values
+
+
+def test_pretrained_backbones_are_loaded_and_frozen(data_root, tmp_path, capsys):
+    """--pretrained copies a torchvision-layout file into both trunks (here: a 1/8-width one)."""
+    cfg = load_recipe("tiny")
+    donor = build_training_model(cfg, torch.device("cpu"))
+    with torch.no_grad():
+        for p in donor.basemodel_q.parameters():
+            p.add_(0.5)
+    file_state = {k: v for k, v in donor.basemodel_q.state_dict().items()}
+    torch.save(file_state, tmp_path / "inception_v3_tiny.pth")
+    train(data_root, tmp_path / "run", "--epochs", "1", "--pairs-per-epoch", "2",
+          "--pretrained", str(tmp_path / "inception_v3_tiny.pth"))
+    assert "ImageNet init" in capsys.readouterr().out
+    trained = state(tmp_path / "run" / "epoch-0.pkl")["model_state_dict"]
+    for trunk in ("basemodel_m", "basemodel_q"):
+        for layer in ("Conv2d_1a_3x3", "Mixed_6e.branch1x1"):  # frozen in epoch 0
+            key = f"{layer}.conv.weight"
+            assert torch.equal(trained[f"{trunk}.{key}"], file_state[key]), (trunk, key)
+    train(data_root, tmp_path / "run2", "--pretrained", str(tmp_path / "missing.pth"), expect=2)
+    assert "pretrained backbone file not found" in capsys.readouterr().err

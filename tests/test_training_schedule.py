@@ -76,7 +76,10 @@ def test_resolve_accumulation(batch, world, accum, expected):
 
 
 def test_recipes():
+    from stmtrack_plugin.config import available_parameters
+
     assert {"got10k", "fulldata", "tiny"} <= set(available_recipes())
+    assert not any(n.startswith("train_") for n in available_parameters())
     got = load_recipe("got10k")
     assert (got.pairs_per_epoch, got.reference_batch, got.base_lr, got.epochs) == (150_000, 32, 0.08, 20)
     assert got.pairs_per_epoch // got.reference_batch == 4687

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import time
+import warnings
 from typing import Optional
 
 import torch
@@ -27,8 +28,8 @@ from stmtrack_plugin.training.schedule import (apply_freeze, build_optimizer, le
 from stmtrack_plugin.utils.io import atomic_write_text
 
 
-def build_training_model(cfg: TrainConfig, device: torch.device,
-                         pretrained: Optional[str] = None) -> torch.nn.Module:
+def build_training_model(cfg: TrainConfig, device: torch.device, pretrained: Optional[str] = None,
+                         announce: bool = False) -> torch.nn.Module:
     """The STMTrack model in train mode, optionally with ImageNet Inception-v3 trunks.
 
     The random initialisation is seeded with ``cfg.seed`` (the authors' global seed).
@@ -40,7 +41,9 @@ def build_training_model(cfg: TrainConfig, device: torch.device,
     if pretrained:
         if not os.path.isfile(pretrained):
             raise FileNotFoundError(f"pretrained backbone file not found: {pretrained}")
-        load_imagenet_backbones(model, pretrained)
+        report = load_imagenet_backbones(model, pretrained)
+        if announce:
+            print(report.summary(), flush=True)
     apply_freeze(model, 0, cfg.unfreeze_epoch)
     return model.to(device).train()
 
@@ -58,10 +61,13 @@ class Trainer:
         samples_per_rank = self.steps_per_epoch * self.accum * cfg.batch_per_device
         self.dataset = TrainingPairs(load_datasets(cfg, data_root, use_cache), cfg,
                                      length=samples_per_rank * dist.world_size)
-        model = build_training_model(cfg, device, pretrained)
+        model = build_training_model(cfg, device, pretrained, announce=dist.is_main)
         self.model = convert_batchnorm(model, cfg.sync_bn, device, dist)
         self.optimizer = build_optimizer(self.model, cfg)
         amp_cuda = cfg.amp and device.type == "cuda"
+        if cfg.amp and not amp_cuda and dist.is_main:
+            warnings.warn(f"--amp on {device.type} autocasts to bfloat16, which is usually much "
+                          "slower than float32 on CPUs without bfloat16 units")
         self.scaler = torch.amp.GradScaler(device.type, enabled=amp_cuda)
         self.amp_dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
 
