@@ -94,8 +94,22 @@ class Trainer:
             return 0
         if latest is None:
             raise FileNotFoundError(f"--resume: no epoch-<e>.pkl checkpoint in {self.out_dir}")
+        self._warn_changed_config()
         done = ckpt.load_training_checkpoint(self.model, self.optimizer, latest[1], self.device)
         return done + 1
+
+    def _warn_changed_config(self) -> None:
+        """Name the recipe fields that differ from the run being resumed (e.g. ``epochs``)."""
+        path = os.path.join(self.out_dir, "run_info.json")
+        if not (self.dist.is_main and os.path.isfile(path)):
+            return
+        with open(path) as f:
+            before = json.load(f).get("config", {})
+        now = json.loads(json.dumps(dataclasses.asdict(self.cfg)))  # tuples -> lists, as saved
+        changed = sorted(k for k in now if k != "num_workers" and before.get(k) != now[k])
+        if changed:
+            warnings.warn(f"resuming with changed settings: {', '.join(changed)} (the LR "
+                          "schedule follows the new values)")
 
     def _write_run_info(self) -> None:
         info = {"config": dataclasses.asdict(self.cfg), "world_size": self.dist.world_size,
