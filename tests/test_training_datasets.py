@@ -95,7 +95,7 @@ def test_trackingnet_layout(tmp_path):
         (root / chunk / "anno" / f"{video}.txt").write_text("1,2,10,12\n" * n)
     records = load_trackingnet(str(root))
     assert [r.name for r in records] == ["TRAIN_0/vidA", "TRAIN_1/vidB"]
-    assert records[0].frame_names == ("0.jpg", "1.jpg", "2.jpg")
+    assert list(records[0].frame_names) == ["0.jpg", "1.jpg", "2.jpg"]
     assert len(load_trackingnet(str(root), "TRAIN_1")) == 1
 
 
@@ -140,3 +140,37 @@ def test_coco_layout(tmp_path):
     records = load_coco(str(tmp_path), "train2017")
     assert [r.name for r in records] == ["train2017/1"] and records[0].is_image
     assert records[0].boxes[0].tolist() == [1, 2, 10, 12]
+
+
+def test_numbered_frame_names_are_compact():
+    from stmtrack_plugin.training.datasets.base import NumberedFrames, compact_names
+
+    names = [f"{i:08d}.jpg" for i in range(1, 101)]
+    compact = compact_names(names)
+    assert isinstance(compact, NumberedFrames) and list(compact) == names
+    assert compact[-1] == "00000100.jpg" and compact[1:3] == names[1:3]
+    plain = [f"{i}.jpg" for i in range(12)]
+    assert list(compact_names(plain)) == plain and isinstance(compact_names(plain), NumberedFrames)
+    gappy = ["0001.jpg", "0003.jpg"]
+    assert compact_names(gappy) == tuple(gappy)
+    with pytest.raises(IndexError):
+        compact[100]
+
+
+def test_cache_round_trip_keeps_names_boxes_and_flags(tmp_path):
+    from stmtrack_plugin.training.datasets.base import NumberedFrames, cached_index, make_record
+
+    records = [make_record("v", "/d/v", NumberedFrames("", 0, ".jpg", 0, 3), np.ones((3, 4)) * 2,
+                           [True, False, True]),
+               make_record("odd", "/d", ["b.jpg", "a.jpg"], [[1, 2, 3, 4], [0, 0, 0, 0]])]
+    root = tmp_path / "root"
+    root.mkdir()
+    cached_index("x", "s", str(root), lambda: records)
+    back = cached_index("x", "s", str(root), lambda: 1 / 0)
+    assert [r.name for r in back] == ["v", "odd"]
+    assert back[0].frame_path(2) == "/d/v/2.jpg" and back[1].frame_names == ("b.jpg", "a.jpg")
+    assert back[0].visible.tolist() == [True, False, True] and back[1].visible.tolist() == [True, False]
+    assert (back[0].boxes == 2).all() and back[1].boxes[0].tolist() == [1, 2, 3, 4]
+    (root / "new").mkdir()  # the root changed: rebuilt
+    assert cached_index("x", "s", str(root), lambda: records[:1])[0].name == "v"
+    assert len(cached_index("x", "s", str(root), lambda: 1 / 0)) == 1

@@ -15,7 +15,8 @@ import os
 from typing import List
 
 from stmtrack_plugin.training.datasets._files import natural_key
-from stmtrack_plugin.training.datasets.base import TrackRecord, cached_index, make_record, require_dir
+from stmtrack_plugin.training.datasets.base import (NumberedFrames, TrackRecord, cached_index,
+                                                    make_record, require_dir)
 from stmtrack_plugin.utils.sequences import read_boxes
 
 LAYOUT = "<root>/TRAIN_<k>/{anno/<video>.txt, frames/<video>/0.jpg...}"
@@ -40,7 +41,7 @@ def _read_chunk(root: str, chunk: str) -> List[TrackRecord]:
         video = anno[:-4]
         boxes = read_boxes(os.path.join(anno_dir, anno))
         frame_dir = os.path.join(root, chunk, "frames", video)
-        names = [f"{i}.jpg" for i in range(len(boxes))]
+        names = NumberedFrames("", 0, ".jpg", 0, len(boxes))
         if not os.path.isfile(os.path.join(frame_dir, names[-1])):
             raise FileNotFoundError(f"TrackingNet {chunk}/{video}: {len(boxes)} boxes but frame "
                                     f"{os.path.join(frame_dir, names[-1])} is missing")
