@@ -175,3 +175,25 @@ def test_pretrained_backbones_are_loaded_and_frozen(data_root, tmp_path, capsys)
             assert torch.equal(trained[f"{trunk}.{key}"], file_state[key]), (trunk, key)
     train(data_root, tmp_path / "run2", "--pretrained", str(tmp_path / "missing.pth"), expect=2)
     assert "pretrained backbone file not found" in capsys.readouterr().err
+
+
+def test_trained_checkpoint_loads_into_the_tracker_and_tracks(data_root, tmp_path):
+    try:
+        from stmtrack_plugin.tracking import STMTracker
+    except ImportError:
+        pytest.skip("stmtrack_plugin.tracking.STMTracker not merged into this branch yet")
+    from stmtrack_plugin.config import TrackerParams
+    from stmtrack_plugin.utils.io import read_image_bgr
+    from stmtrack_plugin.utils.sequences import load_otb_sequence
+
+    train(data_root, tmp_path / "run", "--epochs", "1", "--pairs-per-epoch", "2")
+    params = TrackerParams(crop_size=129, model=load_recipe("tiny").model)
+    tracker = STMTracker.from_params(params, weights=str(tmp_path / "run" / "epoch-0.pkl"))
+    seq = load_otb_sequence(data_root / "got10k" / "train" / "GOT-10k_Train_Couple")
+    tracker.initialize(read_image_bgr(seq.frames[0]), seq.groundtruth[0])
+    height, width = read_image_bgr(seq.frames[0]).shape[:2]
+    for frame in seq.frames[1:8]:
+        result = tracker.track(read_image_bgr(frame))
+        x, y, w, h = result.box
+        assert np.isfinite([x, y, w, h, result.score]).all() and 0 <= result.score <= 1
+        assert 0 <= x + w / 2 <= width and 0 <= y + h / 2 <= height and w >= 10 and h >= 10
