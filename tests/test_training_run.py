@@ -59,6 +59,7 @@ def test_tiny_recipe_loss_goes_down_and_checkpoint_tracks(data_root, tmp_path):
         assert not any(k.startswith("module.") for k in ckpt["model_state_dict"])
     final = state(out / "final_model.pkl")
     assert "optimizer_state_dict" not in final
+    assert (out / "train_log.png").stat().st_size > 10_000  # loss / LR curves
     # freeze plan: backbone convs frozen in epoch 0 (unfreeze_epoch = 1), early convs always
     init = build_training_model(load_recipe("tiny"), torch.device("cpu")).state_dict()
     epoch0 = state(out / "epoch-0.pkl")["model_state_dict"]

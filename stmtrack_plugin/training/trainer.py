@@ -23,6 +23,7 @@ from stmtrack_plugin.training.distributed import (DistInfo, barrier, convert_bat
                                                   mean_across_processes, wrap_ddp)
 from stmtrack_plugin.training.losses import stmtrack_loss
 from stmtrack_plugin.training.pairs import TrainingPairs, load_datasets
+from stmtrack_plugin.training.plots import plot_training_log
 from stmtrack_plugin.training.schedule import (apply_freeze, build_optimizer, learning_rate,
                                                set_learning_rate)
 from stmtrack_plugin.utils.io import atomic_write_text
@@ -134,6 +135,7 @@ class Trainer:
                 if self.dist.is_main:
                     ckpt.save_training_checkpoint(self.model, ckpt.epoch_path(self.out_dir, epoch),
                                                   epoch, self.optimizer)
+                    plot_training_log(log.path, os.path.join(self.out_dir, "train_log.png"))
                 barrier(self.dist)
             if self.dist.is_main and start < self.cfg.epochs:
                 ckpt.save_training_checkpoint(self.model, os.path.join(self.out_dir, "final_model.pkl"),
