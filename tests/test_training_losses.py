@@ -67,3 +67,26 @@ def test_stmtrack_loss_weights_and_centerness_mask():
     assert parts["iou"] == pytest.approx(3 * -math.log(1 / 3 + 1e-6), rel=1e-5)
     assert parts["ctr"] == pytest.approx(math.log(2), rel=1e-5)
     assert float(total) == pytest.approx(sum(parts.values()), rel=1e-6)
+
+
+@pytest.mark.parametrize("bug", [False, True])
+def test_micro_batch_losses_add_up_to_the_whole_batch_loss(bug):
+    from stmtrack_plugin.training.losses import loss_normalizers
+
+    g = torch.Generator().manual_seed(0)
+    b, k = 4, 25
+    cls_logits, ctr_logits = torch.randn(b, k, 1, generator=g), torch.randn(b, k, 1, generator=g)
+    boxes = torch.rand(b, k, 4, generator=g) * 20 + torch.tensor([0.0, 0.0, 30.0, 30.0])
+    cls_gt = torch.randint(-1, 2, (b, k, 1), generator=g).float()
+    cls_gt[0] = 0.0  # a micro-batch without positives still normalises by the whole batch
+    ctr_gt = torch.rand(b, k, 1, generator=g) * (cls_gt != -1)
+    box_gt = torch.tensor([5.0, 5.0, 40.0, 45.0]).expand(b, k, 4)
+    args = (cls_logits, ctr_logits, boxes, cls_gt, ctr_gt, box_gt)
+    whole, whole_parts = stmtrack_loss(*args, authors_centerness_bug=bug)
+    counts = loss_normalizers(cls_gt, ctr_gt, bug)
+    total = 0.0
+    for half in (slice(0, 1), slice(1, 4)):
+        part, _ = stmtrack_loss(*(a[half] for a in args), authors_centerness_bug=bug,
+                                normalizers=tuple(float(c) for c in counts))
+        total += float(part)
+    assert total == pytest.approx(float(whole), rel=1e-5)

@@ -65,7 +65,8 @@ def test_tiny_recipe_loss_goes_down_and_checkpoint_tracks(data_root, tmp_path):
     epoch0 = state(out / "epoch-0.pkl")["model_state_dict"]
     late, early = "basemodel_m.Mixed_6e.branch1x1.conv.weight", "basemodel_q.Conv2d_1a_3x3.conv.weight"
     head = "head.cls_score.conv.weight"
-    assert torch.equal(init[late], epoch0[late]) and not torch.equal(epoch0[late], final["model_state_dict"][late])
+    assert torch.equal(init[late], epoch0[late])
+    assert not torch.equal(epoch0[late], final["model_state_dict"][late])
     assert torch.equal(init[early], final["model_state_dict"][early])
     assert not torch.equal(init[head], epoch0[head])
     _track_with_checkpoint(out / "final_model.pkl", data_root)
@@ -89,7 +90,8 @@ def _track_with_checkpoint(path, data_root):
         labels.append(fg_bg_label_map(box_to_crop(seq.groundtruth[i], x0, y0, side, 129), 129))
     to_tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).float()
     with torch.inference_mode():
-        memory = model.memorize(to_tensor(np.stack(frames)), torch.from_numpy(np.stack(labels))[:, None])
+        fg_bg = torch.from_numpy(np.stack(labels))[:, None]
+        memory = model.memorize(to_tensor(np.stack(frames)), fg_bg)
         query = crop_resize(read_image_bgr(seq.frames[5]), x0, y0, side, 129)
         score, boxes = model.track(to_tensor(query[None]), memory)
     assert score.shape == (1, 25) and boxes.shape == (1, 25, 4)
@@ -107,7 +109,8 @@ def test_resume_continues_exactly(data_root, tmp_path, capsys):
         train(data_root, tmp_path / "split", "--epochs", "2", "--resume", *args)
     rows = read_log(tmp_path / "split" / "train_log.csv")
     assert [(r["epoch"], r["step"]) for r in rows] == [(0, 0), (0, 1), (1, 0), (1, 1)]
-    resumed, straight = state(tmp_path / "split" / "epoch-1.pkl"), state(tmp_path / "straight" / "epoch-1.pkl")
+    resumed = state(tmp_path / "split" / "epoch-1.pkl")
+    straight = state(tmp_path / "straight" / "epoch-1.pkl")
     assert resumed["epoch"] == 1
     for key, value in straight["model_state_dict"].items():
         assert torch.allclose(value.float(), resumed["model_state_dict"][key].float(), atol=1e-5), key

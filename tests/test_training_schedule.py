@@ -91,7 +91,8 @@ def test_recipes():
     assert full.pairs_per_epoch // full.reference_batch == 4687
     for cfg in (got, full):
         assert (cfg.num_memory_frames, cfg.max_gap, cfg.negative_ratio) == (3, 50, 0.33)
-        assert (cfg.focal_alpha, cfg.focal_gamma, cfg.iou_weight, cfg.unfreeze_epoch) == (0.75, 2.0, 3.0, 10)
+        assert (cfg.focal_alpha, cfg.focal_gamma, cfg.iou_weight) == (0.75, 2.0, 3.0)
+        assert cfg.unfreeze_epoch == 10 and cfg.backbone_lr_mult == 0.1
         assert not (cfg.authors_sampler_bug or cfg.authors_filter_bug or cfg.authors_centerness_bug)
     with pytest.raises(KeyError, match="no training recipe named 'nope'"):
         load_recipe("nope")

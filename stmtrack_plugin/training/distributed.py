@@ -66,13 +66,13 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def mean_across_processes(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
-    """Average a float tensor over all processes (identity for a single process)."""
+def sum_across_processes(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum a tensor over all processes (identity for a single process)."""
     if not info.enabled:
         return values
     values = values.clone()
     dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return values / info.world_size
+    return values
 
 
 def convert_batchnorm(model: torch.nn.Module, sync_bn: bool, device: torch.device,

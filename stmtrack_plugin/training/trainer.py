@@ -20,8 +20,8 @@ import torch
 from stmtrack_plugin.training import checkpoints as ckpt
 from stmtrack_plugin.training.config import TrainConfig, resolve_accumulation
 from stmtrack_plugin.training.distributed import (DistInfo, barrier, convert_batchnorm,
-                                                  mean_across_processes, wrap_ddp)
-from stmtrack_plugin.training.losses import stmtrack_loss
+                                                  sum_across_processes, wrap_ddp)
+from stmtrack_plugin.training.losses import loss_normalizers, stmtrack_loss
 from stmtrack_plugin.training.pairs import TrainingPairs, load_datasets
 from stmtrack_plugin.training.plots import plot_training_log
 from stmtrack_plugin.training.schedule import (apply_freeze, build_optimizer, learning_rate,
@@ -188,28 +188,40 @@ class Trainer:
         return total / self.steps_per_epoch
 
     def _optimizer_step(self, net: torch.nn.Module, batches) -> dict:
-        """Accumulate ``accum`` micro-batches, step the optimiser; returns mean loss parts."""
+        """One optimiser update over ``accum`` micro-batches on every process.
+
+        The losses are normalised by the positive / centerness cell counts of the whole
+        effective batch (all micro-batches, all processes), so the gradient equals that of the
+        authors' loss on one gathered batch. DDP averages gradients over processes, hence the
+        factor ``world_size``. Returns the effective batch's loss parts.
+        """
+        cfg = self.cfg
+        micro_batches = [{k: v.to(self.device, non_blocking=True) for k, v in next(batches).items()}
+                         for _ in range(self.accum)]
+        counts = sum(loss_normalizers(b["cls_gt"], b["ctr_gt"], cfg.authors_centerness_bug).cpu()
+                     for b in micro_batches)
+        normalizers = tuple(float(c) for c in sum_across_processes(counts.to(self.device),
+                                                                    self.dist).cpu())
+        is_ddp = isinstance(net, torch.nn.parallel.DistributedDataParallel)
         sums = torch.zeros(4, dtype=torch.float64)
-        for micro in range(self.accum):
-            batch = {k: v.to(self.device, non_blocking=True) for k, v in next(batches).items()}
-            sync = micro == self.accum - 1 or not isinstance(
-                net, torch.nn.parallel.DistributedDataParallel)
+        for micro, batch in enumerate(micro_batches):
+            sync = micro == self.accum - 1 or not is_ddp
             with (contextlib.nullcontext() if sync else net.no_sync()):
-                loss, parts = self._loss(net, batch)
-                self.scaler.scale(loss / self.accum).backward()
+                loss, parts = self._loss(net, batch, normalizers)
+                self.scaler.scale(loss * self.dist.world_size).backward()
             sums += torch.tensor([float(loss.detach()), parts["cls"], parts["ctr"], parts["iou"]],
                                  dtype=torch.float64)
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        mean = mean_across_processes(sums / self.accum, self.dist)
-        return dict(zip(("loss", "cls", "ctr", "iou"), (float(v) for v in mean)))
+        total = sum_across_processes(sums.to(self.device), self.dist).cpu()
+        return dict(zip(("loss", "cls", "ctr", "iou"), (float(v) for v in total)))
 
-    def _loss(self, net: torch.nn.Module, batch: dict):
+    def _loss(self, net: torch.nn.Module, batch: dict, normalizers):
         cfg = self.cfg
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=cfg.amp):
             out = net(batch["memory_frames"], batch["memory_fg_bg"], batch["query"])
         return stmtrack_loss(out.cls_logits, out.ctr_logits, out.boxes, batch["cls_gt"],
                              batch["ctr_gt"], batch["box_gt"],
                              (cfg.cls_weight, cfg.ctr_weight, cfg.iou_weight), cfg.focal_alpha,
-                             cfg.focal_gamma, cfg.authors_centerness_bug)
+                             cfg.focal_gamma, cfg.authors_centerness_bug, normalizers)

@@ -156,7 +156,8 @@ def _load(path: str) -> List[TrackRecord]:
     records = []
     for m, end, n in zip(meta, ends, lengths):
         f = m["frames"]
-        names = tuple(f) if isinstance(f, list) else NumberedFrames(f["p"], f["w"], f["s"], f["start"], int(n))
+        names = (tuple(f) if isinstance(f, list) else
+                 NumberedFrames(f["p"], f["w"], f["s"], f["start"], int(n)))
         records.append(TrackRecord(m["name"], m["dir"], names, boxes[end - n:end],
                                    visible[end - n:end], bool(m["image"])))
     return records

@@ -30,7 +30,8 @@ def _split_dir(root: str, split: str) -> str:
     if os.path.isfile(os.path.join(root, "list.txt")) or any(
             os.path.isfile(os.path.join(root, d, "groundtruth.txt")) for d in os.listdir(root)):
         return root  # the split folder itself
-    raise FileNotFoundError(f"GOT-10k: no '{split}' folder and no sequences in {root}. Expected {LAYOUT}")
+    raise FileNotFoundError(f"GOT-10k: no '{split}' folder and no sequences in {root}. "
+                            f"Expected {LAYOUT}")
 
 
 def _read_sequence(folder: str, name: str) -> TrackRecord:

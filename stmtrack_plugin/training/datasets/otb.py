@@ -1,4 +1,4 @@
-"""OTB-layout folders (the project's shared data): ``<root>/<seq>/img/*.jpg`` + ``groundtruth_rect.txt``.
+"""OTB-layout folders (the shared data): ``<root>/<seq>/img/*.jpg`` + ``groundtruth_rect.txt``.
 
 Frames listed in ``absent.txt`` (value 1) are invisible. ``split`` is ignored ("all").
 """
