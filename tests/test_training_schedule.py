@@ -99,3 +99,19 @@ def test_recipes():
     with pytest.raises(ValueError, match="batch_per_device"):
         TrainConfig(batch_per_device=0)
     assert math.isclose(sum(ratios.values()), 1.5)
+
+
+def test_torchrun_environment_and_device():
+    import torch
+
+    from stmtrack_plugin.training.distributed import dist_info_from_env, resolve_device
+
+    info = dist_info_from_env({"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "8"})
+    assert (info.rank, info.local_rank, info.world_size) == (3, 1, 8)
+    assert info.enabled and not info.is_main
+    single = dist_info_from_env({})
+    assert not single.enabled and single.is_main
+    assert resolve_device("cpu", info) == torch.device("cpu")
+    assert resolve_device("cuda", info) == torch.device("cuda:1")
+    expected = "cuda:1" if torch.cuda.is_available() else "cpu"
+    assert resolve_device("auto", info) == torch.device(expected)
