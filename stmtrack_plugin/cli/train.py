@@ -79,7 +79,8 @@ def run(args) -> int:
     try:
         cfg = build_config(args)
     except (KeyError, ValueError, TypeError, FileNotFoundError, AttributeError) as exc:
-        print(f"stmtrack train: error: {exc}", file=sys.stderr)
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # no quotes
+        print(f"stmtrack train: error: {message}", file=sys.stderr)
         return 2
     info = dist_info_from_env()
     device = resolve_device(args.device, info)
