@@ -49,6 +49,14 @@ def build_training_model(cfg: TrainConfig, device: torch.device, pretrained: Opt
     return model.to(device).train()
 
 
+def _single_threaded_worker(_worker_id: int) -> None:
+    """Data workers crop with one OpenCV / torch thread each (no oversubscription)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
 class Trainer:
     """Train ``cfg`` on ``data_root`` into ``out_dir`` (one process of a possibly larger group)."""
 
@@ -83,7 +91,8 @@ class Trainer:
         return torch.utils.data.DataLoader(
             self.dataset, batch_size=self.cfg.batch_per_device, sampler=sampler,
             num_workers=workers, drop_last=True, pin_memory=self.device.type == "cuda",
-            persistent_workers=False, prefetch_factor=2 if workers > 0 else None)
+            persistent_workers=False, prefetch_factor=2 if workers > 0 else None,
+            worker_init_fn=_single_threaded_worker if workers > 0 else None)
 
     def _start_epoch(self, resume: bool) -> int:
         """0 for a fresh run; the epoch after the latest checkpoint when resuming."""
