@@ -103,3 +103,13 @@ def test_memory_read_rejects_mismatched_features():
 def test_width_mult_validation():
     with pytest.raises(ValueError, match="width_mult"):
         ModelConfig(width_mult=0)
+
+
+def test_truncated_normal_init_statistics():
+    from stmtrack_plugin.model.backbone import truncated_normal_
+
+    torch.manual_seed(0)
+    x = truncated_normal_(torch.empty(200_000), std=0.1)
+    assert x.abs().max() <= 0.2
+    # std of N(0, 0.1^2) truncated at 2 sigma is 0.0880
+    assert abs(x.std().item() - 0.0880) < 1e-3 and abs(x.mean().item()) < 1e-3
