@@ -69,3 +69,20 @@ def tiny_model_config():
     from stmtrack_plugin.config import ModelConfig
 
     return ModelConfig(width_mult=0.125, neck_channels=32, head_channels=32)
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads(request):
+    """One torch thread per test unless marked ``@pytest.mark.torch_threads(n)``.
+
+    Small tensors gain nothing from a second thread, and OpenMP threads that spin-wait on a
+    loaded 2-core machine can make a 1 s test take a minute. The full-size parity runs ask for 2
+    (the fixtures were produced with 2 threads).
+    """
+    import torch
+
+    marker = request.node.get_closest_marker("torch_threads")
+    before = torch.get_num_threads()
+    torch.set_num_threads(marker.args[0] if marker else 1)
+    yield
+    torch.set_num_threads(before)

@@ -24,6 +24,7 @@ def _inputs(npz):
     return as_float("in_im_m"), as_float("in_label_m"), as_float("in_im_q")
 
 
+@pytest.mark.torch_threads(2)
 @pytest.mark.parametrize("T", [3, 6])
 def test_forward_matches_authors(shared_dir, seed0_model, T):
     ref = np.load(shared_dir / "parity" / f"forward_T{T}.npz")

@@ -22,18 +22,6 @@ RUNS = [f"{seq}__{bench}" for seq in ("Car4", "Couple", "Crossing", "Jogging-1",
 PARAMS = {"got10k": "got10k", "otb": "otb", "vot": "vot2018"}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The stand-in's tensors are tiny: a second thread only adds synchronisation (and stalls
-    badly on a loaded machine)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def standin_model(shared_dir):
     sys.path.insert(0, str(shared_dir / "parity"))

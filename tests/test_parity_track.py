@@ -57,6 +57,7 @@ def run_fixture(run, model, shared_dir, sequences_dir, max_frames=None):
     return memory_sizes
 
 
+@pytest.mark.torch_threads(2)
 def test_seeded_parity_short(seeded_model, shared_dir, sequences_dir):
     sizes = run_fixture("synth__vot", seeded_model, shared_dir, sequences_dir, max_frames=9)
     # T = 1..4, then 5 (4 + the confident previous frame), 6 at n = 8 (frame 7 twice)
@@ -64,6 +65,7 @@ def test_seeded_parity_short(seeded_model, shared_dir, sequences_dir):
 
 
 @pytest.mark.slow
+@pytest.mark.torch_threads(2)
 @pytest.mark.parametrize("run", RUNS)
 def test_seeded_parity_full(run, seeded_model, shared_dir, sequences_dir):
     run_fixture(run, seeded_model, shared_dir, sequences_dir)

@@ -22,13 +22,9 @@ def data_root(sequences_dir, tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
-def _private_cache_one_thread(tmp_path, monkeypatch):
-    """Private index cache; one torch thread (2-thread OpenMP stalls badly on a loaded CPU)."""
+def _private_cache(tmp_path, monkeypatch):
+    """Private index cache (one torch thread comes from conftest)."""
     monkeypatch.setenv("STMTRACK_CACHE", str(tmp_path / "cache"))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def train(data_root, out, *extra, expect=0):
