@@ -1,0 +1,113 @@
+"""Helpers for the toolkit tests: test layouts built from ../shared sequences, test trackers."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def truncated_otb_copy(src: Path, dst: Path, n: int, name: str = None) -> Path:
+    """OTB-layout copy of ``src`` with the first ``n`` frames (symlinked) and GT lines."""
+    out = dst / (name or src.name)
+    (out / "img").mkdir(parents=True, exist_ok=True)
+    frames = sorted((src / "img").iterdir())[:n]
+    for i, frame in enumerate(frames, 1):
+        link = out / "img" / f"{i:04d}.jpg"
+        if not link.exists():
+            os.symlink(frame, link)
+    lines = (src / "groundtruth_rect.txt").read_text().splitlines()[:n]
+    (out / "groundtruth_rect.txt").write_text("\n".join(lines) + "\n")
+    return out
+
+
+class TemplateTracker:
+    """Deterministic normalised-cross-correlation tracker (BGR in, STMTracker interface)."""
+
+    def __init__(self, search: float = 2.0):
+        self.search = search
+
+    def initialize(self, image, box):
+        import cv2
+
+        x, y, w, h = (int(round(v)) for v in box)
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        x, y = max(x, 0), max(y, 0)
+        self.template = gray[y:y + max(h, 2), x:x + max(w, 2)].copy()
+        self.box = [float(v) for v in box]
+
+    def track(self, image):
+        import cv2
+
+        from stmtrack_plugin.adapters.peers import PeerResult
+
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        x, y, w, h = self.box
+        th, tw = self.template.shape
+        pad_x, pad_y = int(tw * self.search), int(th * self.search)
+        x0, y0 = max(int(x) - pad_x, 0), max(int(y) - pad_y, 0)
+        x1 = min(int(x) + tw + pad_x, gray.shape[1])
+        y1 = min(int(y) + th + pad_y, gray.shape[0])
+        window = gray[y0:y1, x0:x1]
+        if window.shape[0] < th or window.shape[1] < tw:
+            return PeerResult(tuple(self.box), 0.0)
+        res = cv2.matchTemplate(window, self.template, cv2.TM_CCOEFF_NORMED)
+        _, score, _, loc = cv2.minMaxLoc(res)
+        self.box = [float(x0 + loc[0]), float(y0 + loc[1]), w, h]
+        return PeerResult(tuple(self.box), float(score))
+
+
+class ShiftingTracker:
+    """Returns the init box moved by ``step`` px right per frame: fails predictably."""
+
+    def __init__(self, step: float = 40.0):
+        self.step = step
+
+    def initialize(self, image, box):
+        self.box = np.asarray(box, dtype=np.float64)
+
+    def track(self, image):
+        from stmtrack_plugin.adapters.peers import PeerResult
+
+        self.box = self.box + np.array([self.step, 0, 0, 0])
+        return PeerResult(tuple(self.box), 0.5)
+
+
+class CrashOnWideFrames(TemplateTracker):
+    """Raises on frames wider than ``max_width`` (a tracker bug on one sequence)."""
+
+    def __init__(self, max_width: int = 400):
+        super().__init__()
+        self.max_width = max_width
+
+    def initialize(self, image, box):
+        if image.shape[1] > self.max_width:
+            raise RuntimeError(f"simulated tracker crash on a {image.shape[1]} px wide frame")
+        super().initialize(image, box)
+
+
+def make_template_tracker():
+    return TemplateTracker()
+
+
+def make_crashing_tracker():
+    return CrashOnWideFrames()
+
+
+class ServedTracker:
+    """What the toolkit subprocess tests run: a TrackerSpec plus the environment it needs."""
+
+    def __init__(self, spec, env=None):
+        self.spec = spec
+        self.env = dict(env or {})
+
+    @property
+    def params(self):
+        return self.spec.params
+
+    @property
+    def weights(self):
+        return self.spec.weights
+
+    def build(self):
+        return self.spec.build()
