@@ -137,10 +137,7 @@ def test_vot_evaluate_and_analysis_match_the_tracker(tmp_path, sequences_dir, vo
 
 
 @pytest.fixture(scope="module")
-def vot_tracker(shared_dir):
-    from stmtrack_plugin.adapters.factory import TrackerSpec
-    from toolkit_helpers import ServedTracker
+def vot_tracker(tmp_path_factory, shared_dir):
+    from toolkit_helpers import served_tracker
 
-    nano = str(shared_dir / "models" / "nanotrack")
-    return ServedTracker(TrackerSpec(kind="nanotrack", nanotrack_dir=nano),
-                         {"STMTRACK_TRACKER": "nanotrack", "STMTRACK_NANOTRACK_DIR": nano})
+    return served_tracker(tmp_path_factory.mktemp("tracker"), shared_dir)

@@ -111,3 +111,20 @@ class ServedTracker:
 
     def build(self):
         return self.spec.build()
+
+    @property
+    def cli_args(self) -> list:
+        """Options selecting this tracker in `stmtrack eval` / `stmtrack-pytracking run`."""
+        s = self.spec
+        if s.kind != "stmtrack":
+            return ["--tracker", s.kind, "--nanotrack-dir", s.nanotrack_dir]
+        return ["--params", s.params, "--weights", s.weights, "--device", "cpu"]
+
+
+def served_tracker(workdir: Path, shared_dir: Path) -> ServedTracker:
+    """The tracker the end-to-end toolkit tests drive."""
+    from stmtrack_plugin.adapters.factory import TrackerSpec
+
+    nano = str(shared_dir / "models" / "nanotrack")
+    return ServedTracker(TrackerSpec(kind="nanotrack", nanotrack_dir=nano),
+                         {"STMTRACK_TRACKER": "nanotrack", "STMTRACK_NANOTRACK_DIR": nano})

@@ -60,6 +60,14 @@ class Truncated:
             return img_files, anno, meta
         return img_files, anno
 
+    @property
+    def return_meta(self):  # got10k's GOT-10k report switches this on the dataset
+        return self.dataset.return_meta
+
+    @return_meta.setter
+    def return_meta(self, value):
+        self.dataset.return_meta = value
+
     def __getattr__(self, name):  # e.g. VOT's _corner2rect
         return getattr(self.dataset, name)
 

@@ -39,11 +39,12 @@ def is_reset_dataset(dataset: str) -> bool:
     return dataset.upper() in RESET_DATASETS
 
 
-def load_dataset(root: str, dataset: str, gt_base: int = 1) -> dict:
+def load_dataset(root: str, dataset: str, shift: float = 0.0) -> dict:
     """``{video: (frame paths, (N, 4|8) ground truth)}`` from ``<root>/<dataset>.json``.
 
-    Without the json, OTB-layout folders under ``root`` are used; their 1-based OTB ground truth
-    is shifted by ``gt_base`` to 0-based, as pysot's datasets are.
+    Without the json, OTB-layout folders under ``root`` are used, their ground truth minus
+    ``shift`` on x and y (default 0: the benchmark's own values, as pysot's OTB100.json keeps
+    them, so results compare with published pysot results).
     """
     meta_file = os.path.join(root, f"{dataset}.json")
     videos = {}
@@ -54,20 +55,26 @@ def load_dataset(root: str, dataset: str, gt_base: int = 1) -> dict:
             frames = [os.path.join(root, p) for p in info["img_names"]]
             videos[name] = (frames, np.asarray(info["gt_rect"], dtype=np.float64))
         return videos
+    return scan_otb_folders(root, shift)
+
+
+def scan_otb_folders(root: str, shift: float = 0.0) -> dict:
+    """``{video: (frame paths, (N, 4) ground truth - shift)}`` of OTB-layout folders in root."""
     from stmtrack_plugin.adapters.vot_workspace import find_otb_sequences
 
+    videos = {}
     for name in find_otb_sequences(root):
         seq = load_otb_sequence(os.path.join(root, name))
         gt = seq.groundtruth.copy()
-        gt[:, :2] -= gt_base
+        gt[:, :2] -= shift
         videos[name] = (list(seq.frames), gt)
     return videos
 
 
-def write_dataset_json(root: str, dataset: str, gt_base: int = 1) -> str:
+def write_dataset_json(root: str, dataset: str, shift: float = 0.0) -> str:
     """Write ``<root>/<dataset>.json`` for OTB-layout folders in ``root`` (pysot-toolkit input)."""
     meta = {}
-    for name, (frames, gt) in load_dataset(root, dataset + ".__none__", gt_base).items():
+    for name, (frames, gt) in scan_otb_folders(root, shift).items():
         meta[name] = {"video_dir": name, "init_rect": gt[0].tolist(),
                       "img_names": [os.path.relpath(p, root) for p in frames],
                       "gt_rect": gt.tolist(), "attr": []}
