@@ -159,15 +159,20 @@ def make_evaluation_tracker(name: str = "stmtrack", params: str = "default",
                             run_id: Optional[int] = None, display_name: Optional[str] = None):
     """A ``pytracking.evaluation.Tracker`` for STMTrack without shim files in the checkout.
 
+    ``params`` is a parameter name or a ``.py`` file (whose stem names the results folder).
+
     Results go where pytracking puts them (``<results_path>/<name>/<params>[_<run_id>]``), so
     pytracking's analysis scripts and published raw results compare directly. pytracking must
     be importable (see :func:`import_pytracking`).
     """
     from pytracking.evaluation import Tracker
 
+    param_name = os.path.splitext(os.path.basename(params))[0] if params.endswith(".py") \
+        else params
+
     class PluginTracker(Tracker):
         def __init__(self):
-            super().__init__(name, params, run_id, display_name)
+            super().__init__(name, param_name, run_id, display_name)
             self.tracker_class = get_tracker_class()
 
         def get_parameters(self):

@@ -57,7 +57,7 @@ def install(root: str, params: Optional[Sequence[str]] = None, weights: Optional
         if os.path.isdir(folder) and not _is_ours(folder) and not force:
             raise FileExistsError(f"{folder} exists and was not written by stmtrack-pytracking; "
                                   "move it away or pass --force")
-    names = list(params) if params else available_parameters()
+    entries = [_param_entry(e) for e in (list(params) if params else available_parameters())]
     if weights:
         weights = os.path.abspath(os.path.expanduser(weights))
         if not os.path.isfile(weights):
@@ -66,16 +66,28 @@ def install(root: str, params: Optional[Sequence[str]] = None, weights: Optional
     atomic_write_text(written[0], f"{MARKER}\nfrom stmtrack_plugin.adapters.pytracking import "
                       "get_tracker_class  # noqa: F401\n")
     atomic_write_text(written[1], f"{MARKER}\n")
-    for pname in names:
-        if not pname.isidentifier():
-            raise ValueError(f"parameter name {pname!r} is not a valid module name")
+    for pname, value in entries:
         path = os.path.join(param_dir, f"{pname}.py")
         atomic_write_text(path, (
             f"{MARKER}\nfrom stmtrack_plugin.adapters.pytracking import parameters as _params\n\n\n"
-            f"def parameters():\n    return _params({pname!r}, weights={weights!r}, "
+            f"def parameters():\n    return _params({value!r}, weights={weights!r}, "
             f"device={device!r})\n"))
         written.append(path)
     return written
+
+
+def _param_entry(entry: str):
+    """(pytracking parameter name, STMTrack parameter name or absolute .py path)."""
+    if entry.endswith(".py"):
+        path = os.path.abspath(os.path.expanduser(entry))
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"parameter file not found: {path}")
+        name = os.path.splitext(os.path.basename(path))[0]
+    else:
+        name, path = entry, entry
+    if not name.isidentifier():
+        raise ValueError(f"parameter name {name!r} is not a valid module name")
+    return name, path
 
 
 def uninstall(root: str, name: str = "stmtrack") -> list:
@@ -96,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     inst = sub.add_parser("install", help="write (or --uninstall) the shim folders")
     inst.add_argument("--root", required=True, help="pytracking checkout")
-    inst.add_argument("--params", nargs="+", help="parameter names (default: all shipped)")
+    inst.add_argument("--params", nargs="+", help="parameter names or .py files (default: all "
+                      "shipped); a file FILE.py becomes pytracking parameter FILE")
     inst.add_argument("--weights", help="checkpoint baked into the parameter files "
                       "(default: $STMTRACK_WEIGHTS when tracking)")
     inst.add_argument("--device", help="torch device baked into the parameter files")
