@@ -11,7 +11,7 @@ from stmtrack_plugin.adapters.protocols import pysot_init_box
 from stmtrack_plugin.cli.main import main as stmtrack_main
 from toolkit_helpers import served_tracker, truncated_otb_copy
 
-N = 15
+N = 10  # frames per clip
 
 
 @pytest.fixture(scope="module")

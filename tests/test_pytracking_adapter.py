@@ -10,9 +10,9 @@ import pytest
 from pytracking_standin import make_standin
 from stmtrack_plugin.adapters import pytracking_install as pti
 from stmtrack_plugin.adapters.protocols import run_ope
-from toolkit_helpers import served_tracker, truncated_otb_copy
+from toolkit_helpers import one_thread, served_tracker, truncated_otb_copy
 
-N = 12
+N = 10
 SEQS = {"Crossing": N, "Couple": N}
 
 
@@ -29,8 +29,8 @@ def checkout(tmp_path, sequences_dir):
     return make_standin(tmp_path / "pytracking_repo", otb, tmp_path / "results", SEQS)
 
 
-def _clean_env():
-    env = dict(os.environ)
+def _clean_env(extra=None):
+    env = dict(os.environ, **(extra or {}))
     env.pop("PYTHONPATH", None)
     return env
 
@@ -69,7 +69,7 @@ def test_run_tracker_through_the_shims(checkout, tracker, sequences_dir):
     param_name = os.path.splitext(os.path.basename(tracker.params))[0]
     res = subprocess.run([sys.executable, "pytracking/run_tracker.py", "stmtrack", param_name,
                           "--dataset_name", "otb"], cwd=checkout, capture_output=True,
-                         text=True, env=_clean_env(), timeout=300)
+                         text=True, env=_clean_env(tracker.env), timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     out_dir = checkout.parent / "results" / "stmtrack" / param_name
     assert sorted(os.listdir(out_dir)) == ["Couple.txt", "Couple_time.txt", "Crossing.txt",
@@ -78,7 +78,8 @@ def test_run_tracker_through_the_shims(checkout, tracker, sequences_dir):
     otb = checkout.parent / "otb" / "Crossing"
     frames = sorted(str(p) for p in (otb / "img").iterdir())
     gt = np.loadtxt(otb / "groundtruth_rect.txt", delimiter=",")
-    direct = run_ope(tracker.build(), frames, gt[0]).boxes
+    with one_thread():
+        direct = run_ope(tracker.build(), frames, gt[0]).boxes
     written = np.loadtxt(out_dir / "Crossing.txt", delimiter="\t")
     assert np.array_equal(written, direct.astype(int))
 
@@ -90,7 +91,8 @@ def test_runner_without_changing_the_checkout(checkout, tracker):
     res = subprocess.run([sys.executable, "-c", code, "run", "--root", str(checkout),
                           "--dataset", "otb", "--params", tracker.params, "--weights",
                           tracker.weights, "--sequence", "Couple", "--runid", "3"],
-                         capture_output=True, text=True, env=_clean_env(), timeout=300)
+                         capture_output=True, text=True, env=_clean_env(tracker.env),
+                         timeout=300)
     assert res.returncode == 0, res.stdout + res.stderr
     after = sorted(p for p in checkout.rglob("*") if "__pycache__" not in str(p))
     assert before == after

@@ -1,6 +1,7 @@
 """Helpers for the toolkit tests: test layouts built from ../shared sequences, test trackers."""
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -118,13 +119,51 @@ class ServedTracker:
         s = self.spec
         if s.kind != "stmtrack":
             return ["--tracker", s.kind, "--nanotrack-dir", s.nanotrack_dir]
-        return ["--params", s.params, "--weights", s.weights, "--device", "cpu"]
+        return ["--params", s.params, "--weights", s.weights, "--device", "cpu", "--threads", "1"]
 
 
-def served_tracker(workdir: Path, shared_dir: Path) -> ServedTracker:
-    """The tracker the end-to-end toolkit tests drive."""
+TINY_PARAMS = '''"""Tiny STMTrack for the toolkit tests: random weights, crop 129 (5x5 score map)."""
+import dataclasses
+
+from stmtrack_plugin.config import ModelConfig, load_parameters
+
+
+def parameters():
+    return dataclasses.replace(
+        load_parameters("otb"), name="tiny", crop_size=129,
+        model=ModelConfig(width_mult=0.125, neck_channels=32, head_channels=32))
+'''
+
+
+def served_tracker(workdir: Path, shared_dir: Path = None) -> ServedTracker:
+    """The real STMTracker with a tiny seeded random model, as the toolkits will load it:
+    a parameter file ``tiny.py`` and a checkpoint written by ``save_checkpoint``."""
+    import torch
+
     from stmtrack_plugin.adapters.factory import TrackerSpec
+    from stmtrack_plugin.config import load_parameters
+    from stmtrack_plugin.model import build_model, save_checkpoint
 
-    nano = str(shared_dir / "models" / "nanotrack")
-    return ServedTracker(TrackerSpec(kind="nanotrack", nanotrack_dir=nano),
-                         {"STMTRACK_TRACKER": "nanotrack", "STMTRACK_NANOTRACK_DIR": nano})
+    params_file = Path(workdir) / "tiny.py"
+    params_file.write_text(TINY_PARAMS)
+    weights = Path(workdir) / "tiny_weights.pth"
+    torch.manual_seed(0)
+    model = build_model(load_parameters(str(params_file)).model)
+    save_checkpoint(model, str(weights), epoch=0)
+    spec = TrackerSpec(params=str(params_file), weights=str(weights), device="cpu")
+    # one torch thread: the subprocesses (VOT server, pytracking) run several at a time on 2
+    # cores, where oversubscribed threads make the tiny model ~10x slower
+    return ServedTracker(spec, {"STMTRACK_DEVICE": "cpu", "OMP_NUM_THREADS": "1"})
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run direct reference tracking with one torch thread, like the toolkit subprocesses."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

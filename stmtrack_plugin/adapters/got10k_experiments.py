@@ -19,7 +19,9 @@ experiment's ``report()`` reads (see :func:`make_jobs`).
 """
 from __future__ import annotations
 
+import contextlib
 import glob
+import io
 import json
 import os
 from typing import Optional
@@ -81,7 +83,9 @@ class OfflineOTB(ExperimentOTB):
 
     def __init__(self, root_dir, version=2015, result_dir="results", report_dir="reports",
                  max_frames: Optional[int] = None):
-        self.dataset = _maybe_truncate(OTB(root_dir, version, download=False), max_frames)
+        with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
+            dataset = OTB(root_dir, version, download=False)
+        self.dataset = _maybe_truncate(dataset, max_frames)
         if len(self.dataset) == 0:
             raise FileNotFoundError(f"no OTB sequences with OTB names found in {root_dir}")
         self.result_dir = os.path.join(result_dir, "OTB" + str(version))

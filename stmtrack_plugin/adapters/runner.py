@@ -106,14 +106,17 @@ def _init_worker(factory, threads: Optional[int]) -> None:
         _WORKER_INIT_ERROR = "building the tracker failed:\n" + traceback.format_exc()
 
 
-def _set_threads(threads: Optional[int]) -> None:
+def _set_threads(threads: Optional[int]):
+    """Set OpenCV and torch threads; returns the previous (cv2, torch) counts to restore."""
     if not threads:
-        return
+        return None
     import cv2
+    import torch
 
+    previous = (cv2.getNumThreads(), torch.get_num_threads())
     cv2.setNumThreads(threads)
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(threads)
+    torch.set_num_threads(threads)
+    return previous
 
 
 def _run_in_worker(job: Job) -> Optional[str]:
@@ -165,17 +168,27 @@ def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 
 
 
 def _run_serial(factory, jobs, report, threads) -> None:
-    _set_threads(threads)
-    tracker = factory()
-    for job in jobs:
-        try:
-            job.execute(tracker)
-            report(job, None)
-        except Exception:
-            report(job, traceback.format_exc())
+    previous = _set_threads(threads)
+    try:
+        tracker = factory()
+        for job in jobs:
+            try:
+                job.execute(tracker)
+                report(job, None)
+            except Exception:
+                report(job, traceback.format_exc())
+    finally:
+        if previous is not None:
+            import cv2
+            import torch
+
+            cv2.setNumThreads(previous[0])
+            torch.set_num_threads(previous[1])
 
 
 def _new_pool(factory, workers, threads):
+    if threads is None:  # share the cores: oversubscribed torch threads are many times slower
+        threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                   initializer=_init_worker, initargs=(factory, threads))
