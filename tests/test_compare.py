@@ -10,7 +10,7 @@ from stmtrack_plugin.evaluation.compare import find_result_file
 from stmtrack_plugin.evaluation.metrics import ope
 from toolkit_helpers import served_tracker, truncated_otb_copy
 
-N = 10  # frames per clip
+N = 20  # frames per clip
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

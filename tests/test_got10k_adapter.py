@@ -12,7 +12,7 @@ pytest.importorskip("got10k")
 from stmtrack_plugin.cli.main import main as stmtrack_main  # noqa: E402
 from toolkit_helpers import TemplateTracker, served_tracker, truncated_otb_copy  # noqa: E402
 
-N = 10  # frames per clip
+N = 20  # frames per clip
 
 
 @pytest.fixture(scope="module")

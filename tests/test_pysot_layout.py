@@ -11,7 +11,7 @@ from stmtrack_plugin.adapters.protocols import pysot_init_box
 from stmtrack_plugin.cli.main import main as stmtrack_main
 from toolkit_helpers import served_tracker, truncated_otb_copy
 
-N = 10  # frames per clip
+N = 20  # frames per clip
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +44,17 @@ def test_one_pass_layout_parses_like_pysot(tmp_path, otb_root, tracker):
             "--results", str(tmp_path / "results"), "--name", "Ours", "--quiet",
             *tracker.cli_args]
     assert stmtrack_main(argv) == 0
+    # the same run in two worker processes gives the same files
+    argv[argv.index("Ours")] = "OursParallel"
+    assert stmtrack_main(argv + ["--workers", "2"]) == 0
     for video in meta:
         path = tmp_path / "results" / "OTB100" / "Ours" / f"{video}.txt"
         boxes = pysot.read_pysot_result(str(path))
         assert boxes.shape == (N, 4) and np.isfinite(boxes).all()
         # line 1 is pysot's converted initial box
         assert np.allclose(boxes[0], pysot_init_box(meta[video]["gt_rect"][0]), atol=1e-4)
+        parallel = tmp_path / "results" / "OTB100" / "OursParallel" / f"{video}.txt"
+        assert parallel.read_text() == path.read_text()
 
 
 def test_vot_baseline_layout_codes_and_reinit(tmp_path, sequences_dir):

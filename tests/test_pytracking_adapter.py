@@ -12,7 +12,7 @@ from stmtrack_plugin.adapters import pytracking_install as pti
 from stmtrack_plugin.adapters.protocols import run_ope
 from toolkit_helpers import one_thread, served_tracker, truncated_otb_copy
 
-N = 10
+N = 15
 SEQS = {"Crossing": N, "Couple": N}
 
 
