@@ -17,6 +17,7 @@ COMMANDS = {
     "compare": ("stmtrack_plugin.cli.compare", "tables and plots comparing trackers' results"),
     "vot-workspace": ("stmtrack_plugin.cli.vot_workspace", "prepare a VOT toolkit workspace"),
     "train": ("stmtrack_plugin.cli.train", "train a model from a recipe"),
+    "weights": ("stmtrack_plugin.cli.weights", "inspect a checkpoint or write seeded random weights"),
     "params": ("stmtrack_plugin.cli.params", "list or show parameter files"),
 }
 

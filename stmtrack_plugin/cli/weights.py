@@ -1,0 +1,48 @@
+"""Checkpoint utilities: inspect a weights file, or write seeded random weights.
+
+  stmtrack weights inspect epoch-19.pkl          # layout, epoch, config; strict key check
+  stmtrack weights random --seed 0 --out w.pkl   # untrained weights for demos and smoke tests
+"""
+from __future__ import annotations
+
+import json
+
+
+def add_arguments(parser):
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    p = sub.add_parser("inspect", help="check that a file loads into the model and describe it")
+    p.add_argument("path")
+    p.add_argument("--unsafe-load", action="store_true",
+                   help="allow pickled Python objects (weights_only=False); only for trusted files")
+    p = sub.add_parser("random", help="write seeded random weights in the authors' layout")
+    p.add_argument("--out", required=True, help="output file (.pkl)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--model-config", default=None,
+                   help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models)')
+
+
+def run(args) -> int:
+    from stmtrack_plugin.config import ModelConfig, replace_strict
+    from stmtrack_plugin.model import (build_model, load_checkpoint, model_config_of,
+                                       save_checkpoint)
+    from stmtrack_plugin.model.random_weights import randomize_model, state_digest
+
+    if args.action == "random":
+        config = ModelConfig()
+        if args.model_config:
+            config = replace_strict(config, json.loads(args.model_config))
+        model = randomize_model(build_model(config), args.seed)
+        save_checkpoint(model, args.out, epoch=-1)
+        print(f"wrote seeded random weights (seed {args.seed}, NOT trained) to {args.out}, "
+              f"sha256 {state_digest(model.state_dict())}")
+        return 0
+    weights_only = not args.unsafe_load
+    config = model_config_of(args.path, weights_only=weights_only)
+    model = build_model(config)
+    info = load_checkpoint(model, args.path, weights_only=weights_only)
+    n_params = sum(p.numel() for p in model.parameters())
+    print(f"{args.path}: OK, {len(model.state_dict())} tensors, {n_params:,} parameters")
+    print(f"  epoch: {info.get('epoch', 'n/a')}; optimizer state: "
+          f"{'yes' if 'optimizer_state_dict' in info else 'no'}")
+    print(f"  model config: {config}")
+    return 0

@@ -1,0 +1,158 @@
+"""Checkpoint I/O in the authors' layout, strict about keys and shapes.
+
+File layout (the authors' ``epoch-19.pkl`` and what :func:`save_checkpoint` writes)::
+
+    {"epoch": int, "model_state_dict": {key: tensor}, ["optimizer_state_dict": ...],
+     ["model_config": {ModelConfig fields}]}
+
+A bare state dict is accepted too, and an optional ``module.`` prefix (nn.DataParallel /
+DistributedDataParallel) is stripped. The four unused SiamFC++ blocks may be present or absent.
+Anything else that is missing, unexpected or wrongly shaped raises :class:`CheckpointError` naming
+the keys (the authors' loader only warns and silently leaves such a model partly random).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import pickle
+from typing import Any, Dict, Mapping, Optional
+
+import torch
+
+from stmtrack_plugin.config import ModelConfig
+from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, STMTrack, build_model
+
+_LIST_LIMIT = 12
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be read or does not fit the model."""
+
+
+def _name_keys(keys) -> str:
+    keys = sorted(keys)
+    shown = ", ".join(keys[:_LIST_LIMIT])
+    return shown + (f", ... ({len(keys) - _LIST_LIMIT} more)" if len(keys) > _LIST_LIMIT else "")
+
+
+def read_checkpoint(path: str, weights_only: bool = True) -> Dict[str, Any]:
+    """Load a checkpoint file to CPU and return it as a dict with a ``model_state_dict``.
+
+    ``weights_only=True`` (the default) refuses pickled code objects; pass False only for files
+    you trust that hold other Python objects.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=weights_only)
+    except pickle.UnpicklingError as exc:
+        hint = (" It holds objects other than tensors; if you trust the file, load it with "
+                "weights_only=False (--unsafe-load)." if weights_only else "")
+        raise CheckpointError(f"cannot read checkpoint {path}: {exc}.{hint}") from exc
+    except Exception as exc:  # torch raises many types for corrupt files (KeyError, EOFError, ...)
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a torch file?): "
+                              f"{exc}") from exc
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
+    if "model_state_dict" in obj:
+        if not isinstance(obj["model_state_dict"], Mapping):
+            raise CheckpointError(f"checkpoint {path}: 'model_state_dict' is not a mapping")
+        return dict(obj)
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return {"model_state_dict": obj}
+    raise CheckpointError(f"checkpoint {path} has neither 'model_state_dict' nor only tensors "
+                          f"(top-level keys: {_name_keys(map(str, obj))})")
+
+
+def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str = "module.") -> Dict[str, torch.Tensor]:
+    """Remove ``prefix`` from every key if all keys carry it (DataParallel files)."""
+    if state_dict and all(k.startswith(prefix) for k in state_dict):
+        return {k[len(prefix):]: v for k, v in state_dict.items()}
+    return dict(state_dict)
+
+
+def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`CheckpointError` unless ``state_dict`` fits ``model`` exactly.
+
+    Keys of the unused legacy blocks may be missing; nothing else may be.
+    """
+    expected = model.state_dict()
+    legacy = tuple(f"{name}." for name in LEGACY_BLOCKS)
+    missing = [k for k in expected if k not in state_dict and not k.startswith(legacy)]
+    unexpected = [k for k in state_dict if k not in expected]
+    shapes = [f"{k} (file {tuple(state_dict[k].shape)}, model {tuple(v.shape)})"
+              for k, v in expected.items()
+              if k in state_dict and tuple(state_dict[k].shape) != tuple(v.shape)]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing key(s): {_name_keys(missing)}")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected key(s): {_name_keys(unexpected)}")
+    if shapes:
+        problems.append(f"{len(shapes)} wrongly shaped tensor(s): {_name_keys(shapes)}")
+    if problems:
+        raise CheckpointError("checkpoint does not fit the model: " + "; ".join(problems))
+
+
+def load_checkpoint(model: STMTrack, path: str, weights_only: bool = True) -> Dict[str, Any]:
+    """Load weights into ``model`` strictly; return the file's other entries (epoch, ...)."""
+    ckpt = read_checkpoint(path, weights_only=weights_only)
+    state = strip_prefix(ckpt["model_state_dict"])
+    try:
+        check_state_dict(model, state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    model.load_state_dict(state, strict=False)
+    return {k: v for k, v in ckpt.items() if k != "model_state_dict"}
+
+
+def model_config_of(path: str, weights_only: bool = True) -> ModelConfig:
+    """The :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
+    recorded = read_checkpoint(path, weights_only=weights_only).get("model_config")
+    if recorded is None:
+        return ModelConfig()
+    names = {f.name for f in dataclasses.fields(ModelConfig)}
+    unknown = set(recorded) - names
+    if unknown:
+        raise CheckpointError(f"{path}: unknown model_config field(s): {_name_keys(unknown)}")
+    return ModelConfig(**recorded)
+
+
+def build_model_from_checkpoint(path: str, device: Optional[str] = None,
+                                weights_only: bool = True) -> STMTrack:
+    """Build the model the checkpoint describes, load its weights, set eval mode."""
+    model = build_model(model_config_of(path, weights_only))
+    load_checkpoint(model, path, weights_only=weights_only)
+    if device is not None:
+        model.to(device)
+    return model.eval()
+
+
+def save_checkpoint(model: torch.nn.Module, path: str, epoch: int = -1,
+                    optimizer: Optional[torch.optim.Optimizer] = None,
+                    extra: Optional[Mapping[str, Any]] = None) -> None:
+    """Write ``{'epoch', 'model_state_dict'[, 'optimizer_state_dict'], 'model_config'}``.
+
+    The authors' loader reads these files unchanged (it only looks at ``model_state_dict``). The
+    file is written to a temporary name and renamed, so a crash never leaves half a checkpoint.
+    ``extra`` adds plain-data entries (numbers, strings, dicts of tensors), e.g. a scheduler state.
+    """
+    inner = getattr(model, "module", model)  # unwrap DataParallel / DDP
+    payload = {"epoch": int(epoch), "model_state_dict": inner.state_dict()}
+    if optimizer is not None:
+        payload["optimizer_state_dict"] = optimizer.state_dict()
+    config = getattr(inner, "config", None)
+    if isinstance(config, ModelConfig):
+        payload["model_config"] = dataclasses.asdict(config)
+    if extra:
+        payload.update(extra)
+    path = os.fspath(path)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

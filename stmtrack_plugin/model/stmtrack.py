@@ -1,0 +1,88 @@
+"""The STMTrack network: explicit stage methods, ``forward`` = the training step.
+
+Coordinate frames and conventions:
+
+* Images are float tensors holding **BGR** values in 0..255 (the crops the tracker cuts from cv2
+  frames); the backbones convert to RGB in [-1, 1] themselves.
+* A crop has side S (289 for the authors' model); features and score maps have side
+  ``s = geometry.score_size(S)`` (25), K = s * s cells, flattened row-major (x fastest).
+* Boxes are xyxy in crop pixels; cell (i, j) is centred at ``(offset + 8 j, offset + 8 i)``.
+
+The module holds no per-video state: one model can serve several trackers.
+"""
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from torch import nn
+
+from stmtrack_plugin.config import ModelConfig
+from stmtrack_plugin.model.backbone import MemoryBackbone, QueryBackbone, init_trunk_weights
+from stmtrack_plugin.model.head import HeadOutput, LegacyBlock, Neck, STMHead
+from stmtrack_plugin.model.inception import channel_fn
+
+#: names of the four unused SiamFC++ blocks that the authors' checkpoints carry
+LEGACY_BLOCKS = ("r_z_k", "c_z_k", "r_x", "c_x")
+
+
+class STMTrack(nn.Module):
+    """Space-time memory tracker network (Fu et al., CVPR 2021), the authors' GoogLeNet variant."""
+
+    def __init__(self, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        self.basemodel_m = MemoryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
+        self.basemodel_q = QueryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
+        trunk_channels = self.basemodel_q.out_channels
+        self.neck_m = Neck(trunk_channels, config.neck_channels)
+        self.neck_q = Neck(trunk_channels, config.neck_channels)
+        self.head = STMHead(config.neck_channels, config.head_channels, config.head_num_convs,
+                            config.total_stride)
+        for name in LEGACY_BLOCKS:
+            self.add_module(name, LegacyBlock(config.head_channels))
+        init_trunk_weights(self.basemodel_m)
+        init_trunk_weights(self.basemodel_q)
+
+    # -- stages ---------------------------------------------------------------------------------
+    def memorize(self, frames: torch.Tensor, fg_bg: torch.Tensor) -> torch.Tensor:
+        """Encode N memory crops into one memory tensor.
+
+        frames (N, 3, S, S) BGR 0..255 and fg_bg (N, 1, S, S) with 1 inside the target box
+        -> memory (1, C, N, s, s); the tracker concatenates such tensors on dim 2.
+        """
+        fm = self.neck_m(self.basemodel_m(frames, fg_bg))  # (N, C, s, s)
+        return fm.permute(1, 0, 2, 3).unsqueeze(0).contiguous()
+
+    def encode_query(self, query: torch.Tensor) -> torch.Tensor:
+        """(B, 3, S, S) BGR 0..255 -> query features (B, C, s, s)."""
+        return self.neck_q(self.basemodel_q(query))
+
+    def predict(self, query: torch.Tensor, memory: torch.Tensor) -> HeadOutput:
+        """query (B, 3, S, S), memory (B, C, T, s, s) -> :class:`HeadOutput` (logits, boxes)."""
+        return self.head(memory, self.encode_query(query), query.shape[-1])
+
+    def track(self, query: torch.Tensor, memory: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The tracker protocol: query (1, 3, S, S), memory (1, C, T, s, s) ->
+        (score (1, K) = sigmoid(cls) * sigmoid(ctr), boxes (1, K, 4) xyxy crop pixels)."""
+        out = self.predict(query, memory)
+        score = torch.sigmoid(out.cls_logits) * torch.sigmoid(out.ctr_logits)
+        return score[..., 0], out.boxes
+
+    def forward(self, memory_frames: torch.Tensor, memory_fg_bg: torch.Tensor,
+                query: torch.Tensor) -> HeadOutput:
+        """Training step: memory_frames (B, T, 3, S, S), memory_fg_bg (B, T, 1, S, S) and
+        query (B, 3, S, S) -> :class:`HeadOutput` for the query frames."""
+        b, t = memory_frames.shape[:2]
+        size = memory_frames.shape[-1]
+        fm = self.neck_m(self.basemodel_m(memory_frames.reshape(b * t, 3, size, size),
+                                          memory_fg_bg.reshape(b * t, 1, size, size)))
+        fm = fm.reshape(b, t, *fm.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()  # (B, C, T, s, s)
+        return self.predict(query, fm)
+
+
+def build_model(config: ModelConfig = ModelConfig()) -> STMTrack:
+    """Build an STMTrack network with random weights (load a checkpoint next)."""
+    if channel_fn(config.width_mult)(192) < 1:
+        raise ValueError(f"width_mult {config.width_mult} leaves no channels")
+    return STMTrack(config)

@@ -1,0 +1,135 @@
+"""Checkpoint loading: the authors' layouts load unchanged; anything else is a clear error."""
+import collections
+
+import pytest
+import torch
+
+from stmtrack_plugin.model import (
+    CheckpointError, build_model, build_model_from_checkpoint, load_checkpoint, model_config_of,
+    save_checkpoint)
+
+
+@pytest.fixture()
+def tiny(tiny_model_config):
+    torch.manual_seed(1)
+    return build_model(tiny_model_config)
+
+
+def _state(model):
+    return collections.OrderedDict((k, v.clone()) for k, v in model.state_dict().items())
+
+
+def _assert_same(model, state):
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k
+
+
+def test_authors_layout_with_optimizer_state(tmp_path, tiny, tiny_model_config):
+    state = _state(tiny)
+    opt = torch.optim.SGD([p for p in tiny.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+    path = tmp_path / "epoch-19.pkl"
+    torch.save({"epoch": 19, "model_state_dict": state, "optimizer_state_dict": opt.state_dict()}, path)
+    fresh = build_model(tiny_model_config)
+    info = load_checkpoint(fresh, path)
+    assert info["epoch"] == 19
+    _assert_same(fresh, state)
+
+
+@pytest.mark.parametrize("variant", ["bare", "module_prefix", "no_legacy_blocks"])
+def test_accepted_variants(tmp_path, tiny, tiny_model_config, variant):
+    state = _state(tiny)
+    if variant == "module_prefix":
+        payload = {"model_state_dict": {"module." + k: v for k, v in state.items()}}
+    elif variant == "no_legacy_blocks":
+        payload = {"epoch": 0, "model_state_dict": {
+            k: v for k, v in state.items() if k.split(".")[0] not in ("r_z_k", "c_z_k", "r_x", "c_x")}}
+    else:
+        payload = state
+    torch.save(payload, tmp_path / "w.pth")
+    fresh = build_model(tiny_model_config)
+    load_checkpoint(fresh, tmp_path / "w.pth")
+    for k, v in fresh.state_dict().items():
+        if not k.startswith(("r_z_k", "c_z_k", "r_x", "c_x")):
+            assert torch.equal(v, state[k]), k
+
+
+def test_truncated_file(tmp_path, tiny):
+    path = tmp_path / "w.pkl"
+    save_checkpoint(tiny, path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tiny, path)
+
+
+def test_not_a_torch_file(tmp_path, tiny):
+    path = tmp_path / "w.pkl"
+    path.write_text("hello")
+    with pytest.raises(CheckpointError, match="cannot read checkpoint"):
+        load_checkpoint(tiny, path)
+
+
+def test_missing_file(tmp_path, tiny):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_checkpoint(tiny, tmp_path / "nope.pkl")
+
+
+def test_renamed_key_names_both_sides(tmp_path, tiny):
+    state = _state(tiny)
+    state["head.cls_score.conv.weightX"] = state.pop("head.cls_score.conv.weight")
+    torch.save({"model_state_dict": state}, tmp_path / "w.pkl")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tiny, tmp_path / "w.pkl")
+    msg = str(err.value)
+    assert "1 missing key(s): head.cls_score.conv.weight" in msg
+    assert "1 unexpected key(s): head.cls_score.conv.weightX" in msg
+
+
+def test_missing_key(tmp_path, tiny):
+    state = _state(tiny)
+    del state["basemodel_m.proj_fg_bg_label_map.weight"]
+    torch.save({"model_state_dict": state}, tmp_path / "w.pkl")
+    with pytest.raises(CheckpointError, match="missing key.*proj_fg_bg_label_map"):
+        load_checkpoint(tiny, tmp_path / "w.pkl")
+
+
+def test_wrong_shape_names_key_and_shapes(tmp_path, tiny):
+    state = _state(tiny)
+    state["neck_q.adjustor.bias"] = torch.zeros(7)
+    torch.save({"model_state_dict": state}, tmp_path / "w.pkl")
+    with pytest.raises(CheckpointError, match=r"neck_q\.adjustor\.bias \(file \(7,\), model \(32,\)\)"):
+        load_checkpoint(tiny, tmp_path / "w.pkl")
+
+
+def test_full_model_rejects_tiny_checkpoint(tmp_path, tiny):
+    save_checkpoint(tiny, tmp_path / "tiny.pkl")
+    with pytest.raises(CheckpointError, match="wrongly shaped"):
+        load_checkpoint(build_model(), tmp_path / "tiny.pkl")
+
+
+class _Custom:
+    pass
+
+
+def test_weights_only_refuses_pickled_objects(tmp_path, tiny):
+    torch.save({"model_state_dict": _state(tiny), "extra": _Custom()}, tmp_path / "w.pkl")
+    with pytest.raises(CheckpointError, match="weights_only=False"):
+        load_checkpoint(tiny, tmp_path / "w.pkl")
+    load_checkpoint(tiny, tmp_path / "w.pkl", weights_only=False)  # explicit opt-in works
+
+
+def test_save_records_config_and_rebuilds(tmp_path, tiny, tiny_model_config):
+    path = tmp_path / "sub" / "epoch-2.pkl"
+    save_checkpoint(tiny, path, epoch=2)
+    raw = torch.load(path, weights_only=True)
+    assert set(raw) == {"epoch", "model_state_dict", "model_config"} and raw["epoch"] == 2
+    assert model_config_of(path) == tiny_model_config
+    rebuilt = build_model_from_checkpoint(path)
+    assert not rebuilt.training
+    _assert_same(rebuilt, _state(tiny))
+    assert not list(tmp_path.glob("sub/*.tmp-*"))
+
+
+def test_authors_file_without_config_means_default(tmp_path, tiny):
+    torch.save({"epoch": -1, "model_state_dict": _state(tiny)}, tmp_path / "w.pkl")
+    assert model_config_of(tmp_path / "w.pkl") == type(tiny.config)()
