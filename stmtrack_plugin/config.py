@@ -73,6 +73,12 @@ class TrackerParams:
     storage_device: str = "cpu"
     #: dtype of stored memory features: "float32" (faithful) or "float16" (opt-in, halves memory)
     storage_dtype: str = "float32"
+    #: opt-in cap on stored memory frames (None = the authors' rule, exact). Frames the selection
+    #: rule can never read again are always dropped (no effect on results); with a cap, further
+    #: frames are dropped to keep the rest evenly spread, and a selected frame that was dropped is
+    #: replaced by the nearest stored one. Results change only once more than ``cap`` frames
+    #: would be reachable (about 8/7 * cap frames into a sequence, for num_segments = 4).
+    max_memory_frames: Optional[int] = None
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
@@ -84,6 +90,8 @@ class TrackerParams:
             raise ValueError(f"crop_size must be >= 33, got {self.crop_size}")
         if self.num_segments < 1:
             raise ValueError(f"num_segments must be >= 1, got {self.num_segments}")
+        if self.max_memory_frames is not None and self.max_memory_frames < 2:
+            raise ValueError(f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}")
         if self.search_area_factor <= 0:
             raise ValueError(f"search_area_factor must be > 0, got {self.search_area_factor}")
 

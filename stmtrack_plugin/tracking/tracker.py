@@ -1,0 +1,214 @@
+"""STMTracker: the authors' STMTrack tracker (STMTRACK_SPEC.md §2) over a memory bank.
+
+Conventions (one place for all of them):
+
+* **Frames** are HxWx3 uint8 **BGR** numpy arrays (what ``cv2.imread`` returns); grayscale is
+  expanded to 3 channels, other layouts are refused (see :mod:`.inputs`). All frames of a
+  sequence must have the size of the init frame.
+* **Boxes** are ``[x, y, w, h]`` floats, 0-based, in frame pixels; the centre is
+  ``cx = x + (w - 1) / 2`` (the authors' "+1" width convention). The init box is used as given
+  (the authors' toolkits pass OTB's 1-based ground-truth line unchanged).
+* **Model**: any object with ``memorize(frames (N,3,S,S), fg_bg (N,1,S,S)) -> memory
+  (1,C,N,h,w)`` and ``track(query (1,3,S,S), memory (1,C,T,h,w)) -> (score (1,K), boxes
+  (1,K,4))``: float32 BGR crops with values 0..255, boxes xyxy in crop pixels, K cells in
+  row-major order. The tracker keeps all per-video state; the model holds none, so one model
+  can serve several trackers.
+* ``track`` returns a :class:`TrackResult`; its ``score`` is the windowed, penalised score of
+  the chosen cell (what the confidence gate reads), and it carries diagnostics for parity.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Optional, Tuple
+
+import numpy as np
+import torch
+
+from stmtrack_plugin.config import TrackerParams, resolve_weights
+from stmtrack_plugin.model.geometry import score_offset, score_size
+from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
+from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
+from stmtrack_plugin.tracking.inputs import check_box, check_frame
+from stmtrack_plugin.tracking.memory import (MemoryBank, can_be_selected_later, frames_to_evict,
+                                             nearest_frame, select_memory_indices)
+from stmtrack_plugin.tracking.postprocess import choose_cell, clamp_box, cosine_window, update_box
+
+_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class TrackResult:
+    """One tracked frame. ``box`` is ``(x, y, w, h)`` in frame pixels (see module docstring)."""
+
+    box: Tuple[float, float, float, float]
+    score: float  # windowed, penalised score of the chosen cell (float64)
+    frame_index: int  # 1 for the first frame after initialize
+    best_index: int  # chosen score-map cell, score_size * row + column
+    raw_score: float  # the model's score at that cell, before penalty and window
+    memory_frames: Tuple[int, ...]  # frames read by the query, in concatenation order
+    crop_scale: float  # query crop scale: crop pixels per frame pixel (the authors' scale_q)
+    gate: Optional[bool]  # previous frame passed the confidence gate (None: gate not applied)
+    score_map: Optional[np.ndarray] = None  # (K,) raw scores, only when the tracker has debug=True
+
+    @property
+    def num_memory(self) -> int:
+        return len(self.memory_frames)
+
+
+@dataclass
+class _VideoState:
+    image_wh: Tuple[int, int]
+    pad_colour: Tuple[float, float, float]
+    base_size: np.ndarray  # (2,) float32: init size / init scale
+    pos: np.ndarray  # (2,) float32 (cx, cy) after the last frame
+    size: np.ndarray  # (2,) float32 (w, h) after the last frame
+    scale: float  # frame pixels per crop pixel for the next query crop
+    last_image: np.ndarray  # the last frame, memorized lazily at the next track()
+    last_pscore: float
+    frame_index: int  # index of the last frame seen (0 = the init frame)
+
+
+def build_model(weights: Optional[str] = None, device=None):
+    """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), in eval mode.
+
+    The architecture is the one the checkpoint records (``model_config``, written by
+    :func:`stmtrack_plugin.model.save_checkpoint`); the authors' files record none and get the
+    default GoogLeNet model.
+    """
+    from stmtrack_plugin.model import build_model_from_checkpoint
+
+    return build_model_from_checkpoint(resolve_weights(weights), device=device)
+
+
+def _model_device(model) -> torch.device:
+    if isinstance(model, torch.nn.Module):
+        for tensor in list(model.parameters()) + list(model.buffers()):
+            return tensor.device
+    return torch.device("cpu")
+
+
+class STMTracker:
+    """Single-object tracker: ``initialize(frame, box)`` then ``track(frame)`` per frame.
+
+    Args:
+        model: object implementing ``memorize`` / ``track`` (module docstring); an
+            ``nn.Module`` is put in eval mode (and moved to ``device`` if one is given).
+        params: tracker hyper-parameters (``stmtrack_plugin.config.load_parameters``).
+        device: compute device for crops and memory (default: the model's device).
+        debug: attach the raw score map to every :class:`TrackResult`.
+
+    Memory: the authors keep every frame's features forever. This tracker drops a frame as
+    soon as the selection rule can never read it again (:func:`.memory.can_be_selected_later`),
+    which changes no output but still keeps ~7/8 of the frames (frame f is read again when
+    n ~ 8f). Opt-in, for long sequences: ``params.max_memory_frames`` (a cap; not faithful
+    beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``.
+    """
+
+    def __init__(self, model, params: TrackerParams, device=None, debug: bool = False):
+        self.model = model
+        self.params = params
+        self.device = torch.device(device) if device is not None else _model_device(model)
+        if isinstance(model, torch.nn.Module):
+            if device is not None:
+                model.to(self.device)
+            model.eval()
+        self.debug = debug
+        # the border crop of the feature map: the model's own config when it has one
+        crop_pad = getattr(getattr(model, "config", None), "crop_pad", params.model.crop_pad)
+        self.score_size = score_size(params.crop_size, crop_pad)
+        self.score_offset = score_offset(params.crop_size, self.score_size, params.total_stride)
+        self.window = cosine_window(self.score_size)
+        self.memory = MemoryBank(self.device, storage_device=params.storage_device,
+                                 storage_dtype=_DTYPES[params.storage_dtype],
+                                 offload_after=params.offload_after)
+        self._state: Optional[_VideoState] = None
+
+    @classmethod
+    def from_params(cls, params: TrackerParams, weights: Optional[str] = None, device=None,
+                    debug: bool = False) -> "STMTracker":
+        """Build the network a weights file describes (``weights`` or $STMTRACK_WEIGHTS)."""
+        device = torch.device(device or "cpu")
+        return cls(build_model(weights, device), params, device, debug)
+
+    @property
+    def initialized(self) -> bool:
+        return self._state is not None
+
+    def initialize(self, image: np.ndarray, box) -> None:
+        """Start a new video: ``image`` HxWx3 uint8 BGR, ``box`` ``[x, y, w, h]``. No network call."""
+        image = check_frame(image)
+        image_wh = (image.shape[1], image.shape[0])
+        box = check_box(box, image_wh)
+        cxywh = xywh_to_cxywh(box)
+        pos, size = cxywh[:2].copy(), cxywh[2:].copy()
+        p = self.params
+        scale = math.sqrt(np.prod(size * np.float32(p.search_area_factor))) / p.crop_size
+        self.memory.clear()
+        self._state = _VideoState(
+            image_wh=image_wh, pad_colour=mean_colour(image),
+            base_size=(size / np.float32(scale)).astype(np.float32), pos=pos, size=size,
+            scale=scale, last_image=image, last_pscore=1.0, frame_index=0)
+
+    def track(self, image: np.ndarray) -> TrackResult:
+        """Track the target in the next frame; returns its box and score."""
+        st = self._state
+        if st is None:
+            raise RuntimeError("track() called before initialize(image, box)")
+        image = check_frame(image)
+        if (image.shape[1], image.shape[0]) != st.image_wh:
+            raise ValueError(f"frame size changed from {st.image_wh[0]}x{st.image_wh[1]} to "
+                             f"{image.shape[1]}x{image.shape[0]} (WxH); re-initialize the tracker "
+                             "for a new video")
+        p = self.params
+        n = st.frame_index + 1  # frames 0 .. n-1 are (or are about to be) memorized
+        with torch.inference_mode():
+            self.memory.add(n - 1, self._memorize(st.last_image, st.pos, st.size))
+            gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
+            frames = select_memory_indices(n, p.num_segments, bool(gate))
+            if p.max_memory_frames is not None:
+                stored = self.memory.frames
+                frames = [f if f in self.memory else nearest_frame(f, stored) for f in frames]
+            query, crop_scale = crop_square(image, st.pos, st.scale, p.crop_size, st.pad_colour)
+            score, boxes = self.model.track(self._to_tensor(query), self.memory.gather(frames))
+            score = score.reshape(-1).float().cpu().numpy()
+            boxes = boxes.reshape(-1, 4).float().cpu().numpy()
+        if score.size != self.score_size ** 2:
+            raise ValueError(f"model returned {score.size} scores, expected {self.score_size}^2 "
+                             f"for crop_size {p.crop_size}: crop_size does not match the model")
+        boxes_cxywh = xyxy_to_cxywh(boxes)
+        choice = choose_cell(score, boxes_cxywh, st.size, crop_scale, self.window,
+                             p.penalty_k, p.window_influence)
+        pos, size = update_box(choice, boxes_cxywh, st.pos, st.size, crop_scale, p.crop_size,
+                               p.test_lr)
+        pos, size = clamp_box(pos, size, st.image_wh, p.min_w, p.min_h)
+        st.pos, st.size, st.last_image, st.frame_index = pos, size, image, n
+        st.scale = math.sqrt(np.prod(size) / np.prod(st.base_size))
+        st.last_pscore = choice.pscore
+        self._prune_memory(n)
+        x, y, w, h = cxywh_to_xywh(np.concatenate([pos, size])).tolist()
+        return TrackResult(
+            box=(x, y, w, h), score=choice.pscore, frame_index=n, best_index=choice.index,
+            raw_score=float(choice.score), memory_frames=tuple(frames), crop_scale=crop_scale,
+            gate=gate, score_map=score if self.debug else None)
+
+    def _prune_memory(self, n: int) -> None:
+        """After tracking frame n: drop frames the rule can never read again, then apply the cap."""
+        p = self.params
+        self.memory.discard([f for f in self.memory.frames
+                             if not can_be_selected_later(f, n, p.num_segments)])
+        if p.max_memory_frames is not None:
+            self.memory.discard(frames_to_evict(self.memory.frames, p.max_memory_frames))
+
+    def _memorize(self, image: np.ndarray, pos: np.ndarray, size: np.ndarray) -> torch.Tensor:
+        """Encode a past frame with its tracked box: memory (1, C, 1, h, w)."""
+        p = self.params
+        scale = math.sqrt(np.prod(size) / np.prod(self._state.base_size))
+        crop, crop_scale = crop_square(image, pos, scale, p.crop_size, self._state.pad_colour)
+        label = fg_bg_label_map(size, crop_scale, p.crop_size)
+        label = torch.from_numpy(label)[None, None].to(self.device)
+        return self.model.memorize(self._to_tensor(crop), label)
+
+    def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
+        """HxWx3 uint8 -> (1, 3, H, W) float32 on the compute device (values 0..255, BGR)."""
+        return torch.from_numpy(crop).to(self.device).permute(2, 0, 1)[None].float()
