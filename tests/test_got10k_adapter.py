@@ -151,3 +151,21 @@ def test_got10k_val_and_vot_experiments(tmp_path, sequences_dir, tracker):
     assert rec.read_text().splitlines()[0] == "1"
     perf = json.loads((tmp_path / "reports" / "VOT2018" / "Ours" / "performance.json").read_text())
     assert 0.0 <= perf["Ours"]["accuracy"] <= 1.0
+
+
+def test_benchmark_default_parameters_and_clear_errors(tmp_path, sequences_dir, capsys):
+    from stmtrack_plugin.cli.evaluate import BENCHMARK_PARAMS, default_params
+    from stmtrack_plugin.config import available_parameters
+
+    assert set(BENCHMARK_PARAMS.values()) <= set(available_parameters())
+    assert default_params("OTB100") == "otb" and default_params("VOT2018") == "vot2018"
+    assert default_params("NFS") == "default"
+    (tmp_path / "OTB").mkdir()
+    argv = ["eval", "--toolkit", "got10k", "--benchmark", "otb", "--root", str(tmp_path / "OTB"),
+            "--weights", str(tmp_path / "missing.pth"), "--quiet",
+            "--results", str(tmp_path / "res"), "--reports", str(tmp_path / "rep")]
+    assert stmtrack_main(argv) == 2
+    assert "OTB root" in capsys.readouterr().err
+    truncated_otb_copy(sequences_dir / "Crossing", tmp_path / "OTB", 3)
+    assert stmtrack_main(argv) == 2
+    assert "missing.pth" in capsys.readouterr().err

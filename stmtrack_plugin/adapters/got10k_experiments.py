@@ -83,11 +83,14 @@ class OfflineOTB(ExperimentOTB):
 
     def __init__(self, root_dir, version=2015, result_dir="results", report_dir="reports",
                  max_frames: Optional[int] = None):
+        if not os.path.isdir(root_dir) or not os.listdir(root_dir):
+            raise FileNotFoundError(f"OTB root {root_dir} is missing or empty")
         with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
             dataset = OTB(root_dir, version, download=False)
+        if len(dataset) == 0:
+            raise FileNotFoundError(f"no sequences with OTB names (e.g. Crossing/"
+                                    f"groundtruth_rect.txt) in {root_dir}")
         self.dataset = _maybe_truncate(dataset, max_frames)
-        if len(self.dataset) == 0:
-            raise FileNotFoundError(f"no OTB sequences with OTB names found in {root_dir}")
         self.result_dir = os.path.join(result_dir, "OTB" + str(version))
         self.report_dir = os.path.join(report_dir, "OTB" + str(version))
         self.nbins_iou, self.nbins_ce = 21, 51

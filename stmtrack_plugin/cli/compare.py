@@ -79,15 +79,18 @@ def run(args) -> int:
         print(f"error: unknown peer(s) {', '.join(unknown)}; choose from "
               f"{', '.join(PEER_NAMES)}", file=sys.stderr)
         return 2
-    seqs = _load_groundtruth(args.dataset_root, args.names, args.max_frames)
-    failed = _run_peers(peers, seqs, args) if peers else []
-    trackers = list(dict.fromkeys(list(args.trackers) + [p for p in peers if p not in failed]))
-    if not trackers:
-        print("error: no trackers to compare (give --trackers and/or --run-peers)",
-              file=sys.stderr)
+    try:
+        seqs = _load_groundtruth(args.dataset_root, args.names, args.max_frames)
+        failed = _run_peers(peers, seqs, args) if peers else []
+        trackers = list(dict.fromkeys(list(args.trackers) + [p for p in peers
+                                                             if p not in failed]))
+        if not trackers:
+            raise ValueError("no trackers to compare (give --trackers and/or --run-peers)")
+        gt = {name: g for name, (_, g) in seqs.items()}
+        scores, skipped = score_trackers(gt, args.results, trackers)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    gt = {name: g for name, (_, g) in seqs.items()}
-    scores, skipped = score_trackers(gt, args.results, trackers)
     if skipped:
         print(f"left out (not every tracker has results): {', '.join(skipped)}", file=sys.stderr)
     paths = write_report(scores, args.out, args.title)

@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", default="reports", help="reports folder (got10k)")
     p.add_argument("--tracker", default="stmtrack", choices=("stmtrack",) + PEER_NAMES)
     p.add_argument("--name", help="results name (default STMTrack, or the peer's name)")
-    p.add_argument("--params", default="default", help="parameter name or .py file")
+    p.add_argument("--params", help="parameter name or .py file (default: the benchmark's own, "
+                   "e.g. otb, uav123, lasot, got10k, vot2018)")
     p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0")
     p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX files")
@@ -42,9 +43,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+#: the authors' test setting per benchmark (STMTRACK_SPEC.md §2.1), keyed by lower-case name
+BENCHMARK_PARAMS = {"otb": "otb", "otb100": "otb", "otb2015": "otb", "uav123": "uav123",
+                    "lasot": "lasot", "got10k": "got10k", "got-10k": "got10k",
+                    "trackingnet": "trackingnet", "vot": "vot2018", "vot2018": "vot2018"}
+
+
+def default_params(benchmark: str) -> str:
+    """Parameter set for a benchmark or pysot dataset name ("default" when unknown)."""
+    return BENCHMARK_PARAMS.get((benchmark or "").lower(), "default")
+
+
 def _spec(args) -> TrackerSpec:
     name = args.name or ("STMTrack" if args.tracker == "stmtrack" else args.tracker)
-    return TrackerSpec(kind=args.tracker, params=args.params, weights=args.weights,
+    params = args.params or default_params(args.benchmark if args.toolkit == "got10k"
+                                           else args.dataset)
+    return TrackerSpec(kind=args.tracker, params=params, weights=args.weights,
                        device=args.device, nanotrack_dir=args.nanotrack_dir, label=name)
 
 
@@ -98,7 +112,12 @@ def run_pysot(args, spec: TrackerSpec) -> int:
 
 
 def run(args) -> int:
-    spec = _spec(args)
-    if args.toolkit == "got10k":
-        return run_got10k(args, spec)
-    return run_pysot(args, spec)
+    try:
+        spec = _spec(args)
+        if args.toolkit == "got10k":
+            return run_got10k(args, spec)
+        return run_pysot(args, spec)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        # missing weights / dataset / parameter file, unavailable peer: no traceback needed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
