@@ -94,3 +94,17 @@ def test_contrib_peers(tmp_path, dataset, peer, capsys):
     else:
         assert code == 1 and rows == {"mil"}
         assert "opencv-contrib-python-headless" in capsys.readouterr().err
+
+
+def test_nanotrack_peer_reproduces_its_reference_scores(tmp_path, sequences_dir, shared_dir):
+    """NanoTrack v2 on Crossing (shared/models/nanotrack/README.md: AUC 0.749, P@20 1.000)."""
+    out = tmp_path / "cmp"
+    argv = ["compare", "--dataset-root", str(sequences_dir), "--names", "Crossing",
+            "--results", str(tmp_path / "res"), "--run-peers", "nanotrack",
+            "--nanotrack-dir", str(shared_dir / "models" / "nanotrack"), "--out", str(out),
+            "--quiet"]
+    assert stmtrack_main(argv) == 0
+    row = next(csv.DictReader(open(out / "per_video.csv")))
+    assert row["video"] == "Crossing" and row["frames"] == "120"
+    assert float(row["success_auc"]) == pytest.approx(0.749, abs=6e-4)
+    assert float(row["precision20"]) == pytest.approx(1.0)

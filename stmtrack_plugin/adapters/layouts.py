@@ -47,11 +47,16 @@ def _format_times(times) -> str:
 
 @dataclass(frozen=True)
 class OPELayout:
-    """``<root>/<seq>.txt`` (+ ``<root>/times/<seq>_time.txt``): one-pass results."""
+    """``<root>/<seq>.txt`` (+ ``<root>/times/<seq>_time.txt``): one-pass results.
+
+    ``origin`` is added to x and y when writing: 1 turns 0-based tracker boxes into the 1-based
+    OTB convention (for a tracker that was initialised with ground truth minus 1).
+    """
 
     root: str
     precision: int = 4
     write_times: bool = True
+    origin: float = 0.0
 
     def result_file(self, seq: str) -> str:
         return os.path.join(self.root, f"{seq}.txt")
@@ -62,7 +67,8 @@ class OPELayout:
     def write(self, seq: str, record: OPERecord) -> None:
         if self.write_times:
             atomic_write_text(self.time_file(seq), _format_times(record.times))
-        atomic_write_text(self.result_file(seq), format_boxes(record.boxes, self.precision))
+        boxes = np.asarray(record.boxes, dtype=np.float64) + [self.origin, self.origin, 0, 0]
+        atomic_write_text(self.result_file(seq), format_boxes(boxes, self.precision))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", nargs="+", help="only these videos")
     p.add_argument("--max-frames", type=int, help="score (and run peers on) the first N frames")
     p.add_argument("--workers", type=int, default=1, help="processes for --run-peers")
+    p.add_argument("--gt-base", type=int, choices=(0, 1), default=1,
+                   help="index base of the ground truth (OTB: 1); peers start from the 0-based "
+                   "box and their results are written in the ground truth's convention")
     p.add_argument("--title", default="", help="dataset name for titles")
     p.add_argument("--out", default="comparison", help="output folder")
     p.add_argument("--quiet", action="store_true")
@@ -61,8 +64,10 @@ def _run_peers(peers, seqs, args) -> list:
             print(f"skipping peer {peer}: {exc}", file=sys.stderr)
             failed.append(peer)
             continue
-        layout = OPELayout(os.path.join(args.results, peer))
-        jobs = [Job(name, frames, gt, layout) for name, (frames, gt) in seqs.items()]
+        base = float(args.gt_base)
+        layout = OPELayout(os.path.join(args.results, peer), origin=base)
+        jobs = [Job(name, frames, gt, layout, init_boxes=gt - [base, base, 0, 0])
+                for name, (frames, gt) in seqs.items()]
         summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet, desc=peer)
         print(f"{peer}: {summary.describe()}")
         if not summary.ok:
