@@ -122,7 +122,8 @@ def available_parameters() -> list:
 
     from stmtrack_plugin import parameters as pkg
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
+                  if not m.name.startswith(("_", "train_")))  # train_*: recipes, see training
 
 
 def _load_module(name_or_path: str):
