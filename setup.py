@@ -57,6 +57,8 @@ setup(
     entry_points={
         "console_scripts": [
             "stmtrack=stmtrack_plugin.cli.main:main",
+            # writes pytracking's shim folders (pytracking is a source checkout, not on PyPI)
+            "stmtrack-pytracking=stmtrack_plugin.adapters.pytracking_install:main",
         ]
     },
     classifiers=[

@@ -1,0 +1,85 @@
+"""Building the tracker every toolkit adapter drives.
+
+:func:`build_stmtracker` is the single place where an adapter turns (parameter name, weights,
+device) into a ready :class:`~stmtrack_plugin.tracking.STMTracker`. :class:`TrackerSpec` is the
+picklable description of "which tracker" that the multi-process runner sends to its workers; it
+also names the OpenCV peers, so STMTrack and its peers go through the same machinery.
+
+Every tracker built here has ``initialize(image_bgr, box_xywh)`` and ``track(image_bgr)`` returning
+an object with ``.box`` (x, y, w, h, 0-based floats) and ``.score``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from stmtrack_plugin.adapters.peers import PEER_NAMES, OpenCVPeer
+from stmtrack_plugin.config import TrackerParams, load_parameters
+
+#: environment variables read by the toolkit entry points (VOT server, pytracking shims)
+PARAMS_ENV = "STMTRACK_PARAMS"
+DEVICE_ENV = "STMTRACK_DEVICE"
+
+
+def build_stmtracker(params: Union[str, TrackerParams] = "default", weights: Optional[str] = None,
+                     device: Optional[str] = None):
+    """Build an STMTracker from a parameter name (or ``.py`` path, or object), weights and device.
+
+    ``weights`` None falls back to ``$STMTRACK_WEIGHTS`` (see :func:`config.resolve_weights`);
+    ``device`` None lets the tracker choose (CPU unless told otherwise).
+    """
+    from stmtrack_plugin.tracking import STMTracker
+
+    if not isinstance(params, TrackerParams):
+        params = load_parameters(params)
+    return STMTracker.from_params(params, weights=weights, device=device)
+
+
+@dataclass(frozen=True)
+class TrackerSpec:
+    """Picklable recipe for a tracker: STMTrack with its settings, or an OpenCV peer.
+
+    ``kind`` is ``"stmtrack"`` or one of :data:`peers.PEER_NAMES`. ``params``, ``weights`` and
+    ``device`` apply to STMTrack; ``nanotrack_dir`` to the NanoTrack peer. ``label`` is the name
+    results are written under (defaults to ``kind``).
+    """
+
+    kind: str = "stmtrack"
+    params: str = "default"
+    weights: Optional[str] = None
+    device: Optional[str] = None
+    nanotrack_dir: Optional[str] = None
+    label: Optional[str] = None
+
+    def __post_init__(self):
+        if self.kind != "stmtrack" and self.kind not in PEER_NAMES:
+            raise ValueError(f"unknown tracker kind {self.kind!r}; choose stmtrack or one of "
+                             f"{', '.join(PEER_NAMES)}")
+
+    @property
+    def name(self) -> str:
+        return self.label or self.kind
+
+    @property
+    def deterministic(self) -> bool:
+        """MIL draws random samples; every other tracker here gives identical reruns."""
+        return self.kind != "mil"
+
+    def build(self):
+        """Construct the tracker (loads weights / ONNX files; call once per process)."""
+        if self.kind == "stmtrack":
+            return build_stmtracker(self.params, self.weights, self.device)
+        return OpenCVPeer(self.kind, nanotrack_dir=self.nanotrack_dir)
+
+    def __call__(self):
+        return self.build()
+
+
+def spec_from_env(env=None, kind: str = "stmtrack") -> TrackerSpec:
+    """Tracker spec from ``$STMTRACK_PARAMS``, ``$STMTRACK_WEIGHTS``, ``$STMTRACK_DEVICE``."""
+    env = os.environ if env is None else env
+    return TrackerSpec(kind=kind, params=env.get(PARAMS_ENV, "default"),
+                       weights=env.get("STMTRACK_WEIGHTS") or None,
+                       device=env.get(DEVICE_ENV) or None,
+                       nanotrack_dir=env.get("STMTRACK_NANOTRACK_DIR") or None)

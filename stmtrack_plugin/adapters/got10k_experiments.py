@@ -1,0 +1,345 @@
+"""Offline GOT-10k-toolkit experiments for OTB, UAV123, GOT-10k, LaSOT and VOT.
+
+PyPI ``got10k`` 0.1.3 needs help to run offline and on NumPy 2:
+
+* ``ExperimentOTB`` always downloads missing OTB sequences: :class:`OfflineOTB` builds the dataset
+  with ``download=False`` (only real OTB folder names are found, e.g. ``Crossing``, ``Jogging``).
+* ``UAV123`` insists on more than three entries in the root: :class:`UAV123Offline` reads names,
+  folders and frame ranges from got10k's bundled ``uav123.json`` and lists the sequences present.
+* PyPI has no LaSOT experiment and its ``LaSOT`` dataset does not construct (a
+  ``_check_integrity`` signature bug): :class:`ExperimentLaSOT` (test names from the bundled
+  ``lasot.json``, sequences that exist) reports success, precision and normalised precision with
+  :mod:`stmtrack_plugin.evaluation.metrics`.
+* ``ExperimentVOT`` uses ``np.NaN`` (gone in NumPy 2) and builds a ragged array in ``_calc_iou``:
+  :class:`OfflineVOT` fixes both and reads ``<seq>/*.jpg`` or VOT-toolkit ``<seq>/color/*.jpg``.
+
+``max_frames`` truncates every sequence (smoke runs; numbers are then not comparable with
+published ones). Results are written by :mod:`stmtrack_plugin.adapters.runner` in the layout each
+experiment's ``report()`` reads (see :func:`make_jobs`).
+"""
+from __future__ import annotations
+
+import contextlib
+import glob
+import io
+import json
+import os
+from typing import Optional
+
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+from got10k.datasets import OTB, VOT, GOT10k  # noqa: E402
+from got10k.experiments import (ExperimentGOT10k, ExperimentOTB, ExperimentUAV123,  # noqa: E402
+                                ExperimentVOT)
+
+from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout  # noqa: E402
+from stmtrack_plugin.adapters.runner import Job  # noqa: E402
+from stmtrack_plugin.evaluation.metrics import ope  # noqa: E402
+from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
+
+BENCHMARKS = ("otb", "uav123", "got10k", "lasot", "vot")
+_GOT10K_DATA = os.path.dirname(os.path.abspath(__import__("got10k.datasets").datasets.__file__))
+
+
+class Truncated:
+    """A got10k dataset view keeping only the first ``max_frames`` frames of every sequence."""
+
+    def __init__(self, dataset, max_frames: int):
+        self.dataset, self.max_frames = dataset, int(max_frames)
+        self.seq_names = dataset.seq_names
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        item = self.dataset[index]
+        n = self.max_frames
+        img_files, anno = item[0][:n], item[1][:n]
+        if len(item) == 3:  # VOT meta: per-frame tags
+            meta = {k: (v[:n] if isinstance(v, np.ndarray) else v) for k, v in item[2].items()}
+            return img_files, anno, meta
+        return img_files, anno
+
+    @property
+    def return_meta(self):  # got10k's GOT-10k report switches this on the dataset
+        return self.dataset.return_meta
+
+    @return_meta.setter
+    def return_meta(self, value):
+        self.dataset.return_meta = value
+
+    def __getattr__(self, name):  # e.g. VOT's _corner2rect
+        return getattr(self.dataset, name)
+
+
+def _maybe_truncate(dataset, max_frames):
+    return dataset if not max_frames else Truncated(dataset, max_frames)
+
+
+class OfflineOTB(ExperimentOTB):
+    """``ExperimentOTB`` that never downloads; sequences are the real OTB names present."""
+
+    def __init__(self, root_dir, version=2015, result_dir="results", report_dir="reports",
+                 max_frames: Optional[int] = None):
+        if not os.path.isdir(root_dir) or not os.listdir(root_dir):
+            raise FileNotFoundError(f"OTB root {root_dir} is missing or empty")
+        with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
+            dataset = OTB(root_dir, version, download=False)
+        if len(dataset) == 0:
+            raise FileNotFoundError(f"no sequences with OTB names (e.g. Crossing/"
+                                    f"groundtruth_rect.txt) in {root_dir}")
+        self.dataset = _maybe_truncate(dataset, max_frames)
+        self.result_dir = os.path.join(result_dir, "OTB" + str(version))
+        self.report_dir = os.path.join(report_dir, "OTB" + str(version))
+        self.nbins_iou, self.nbins_ce = 21, 51
+
+
+class UAV123Offline:
+    """UAV123 / UAV20L in the official layout (``anno/<V>/<name>.txt``,
+    ``data_seq/UAV123/<folder>/%06d.jpg``), names and frame ranges from got10k's ``uav123.json``.
+    Only sequences whose annotation file exists are listed."""
+
+    def __init__(self, root_dir, version="UAV123"):
+        version = version.upper()
+        with open(os.path.join(_GOT10K_DATA, "uav123.json")) as f:
+            self.seq_metas = json.load(f)[version]
+        self.root_dir, self.version = root_dir, version
+        self.seq_names = [n for n in self.seq_metas
+                          if os.path.isfile(os.path.join(root_dir, "anno", version, n + ".txt"))]
+        if not self.seq_names:
+            raise FileNotFoundError(f"no {version} annotation files in {root_dir}/anno/{version}")
+
+    def __len__(self):
+        return len(self.seq_names)
+
+    def __getitem__(self, index):
+        name = index if isinstance(index, str) else self.seq_names[index]
+        meta = self.seq_metas[name]
+        folder = os.path.join(self.root_dir, "data_seq", "UAV123", meta["folder_name"])
+        img_files = [os.path.join(folder, "%06d.jpg" % f)
+                     for f in range(meta["start_frame"], meta["end_frame"] + 1)]
+        anno = np.loadtxt(os.path.join(self.root_dir, "anno", self.version, name + ".txt"),
+                          delimiter=",", ndmin=2)
+        return img_files, anno
+
+
+class _CheckedLengths:
+    """Fail with a clear message when frames and annotation lines disagree."""
+
+    def __init__(self, dataset):
+        self.dataset, self.seq_names = dataset, dataset.seq_names
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, index):
+        img_files, anno = self.dataset[index][:2]
+        name = index if isinstance(index, str) else self.seq_names[index]
+        if len(img_files) != len(anno):
+            raise ValueError(f"{name}: {len(img_files)} frames expected by the benchmark "
+                             f"definition but {len(anno)} annotation lines")
+        return img_files, anno
+
+
+class OfflineUAV123(ExperimentUAV123):
+    def __init__(self, root_dir, version="UAV123", result_dir="results", report_dir="reports",
+                 max_frames: Optional[int] = None):
+        data = _maybe_truncate(UAV123Offline(root_dir, version), max_frames)
+        self.dataset = _CheckedLengths(data)
+        self.result_dir = os.path.join(result_dir, version.upper())
+        self.report_dir = os.path.join(report_dir, version.upper())
+        self.nbins_iou, self.nbins_ce = 21, 51
+
+
+class LaSOTOffline:
+    """LaSOT test subset (``<root>/<class>/<class>-<n>/img/%08d.jpg``, ``groundtruth.txt``);
+    the sequences of got10k's ``lasot.json`` that exist under ``root``."""
+
+    def __init__(self, root_dir, subset="test"):
+        with open(os.path.join(_GOT10K_DATA, "lasot.json")) as f:
+            names = json.load(f)[subset]
+        self.root_dir = root_dir
+        self.seq_names = [n for n in names if os.path.isfile(self._anno(n))]
+        if not self.seq_names:
+            raise FileNotFoundError(f"no LaSOT {subset} sequences (e.g. airplane/airplane-1/"
+                                    f"groundtruth.txt) in {root_dir}")
+
+    def _anno(self, name):
+        return os.path.join(self.root_dir, name[:name.rfind("-")], name, "groundtruth.txt")
+
+    def __len__(self):
+        return len(self.seq_names)
+
+    def __getitem__(self, index):
+        name = index if isinstance(index, str) else self.seq_names[index]
+        img_dir = os.path.join(os.path.dirname(self._anno(name)), "img")
+        img_files = sorted(glob.glob(os.path.join(img_dir, "*.jpg")))
+        anno = np.loadtxt(self._anno(name), delimiter=",", ndmin=2)
+        return img_files, anno
+
+
+class ExperimentLaSOT(ExperimentOTB):
+    """LaSOT one-pass evaluation with success AUC, precision@20 and normalised precision.
+
+    Frames whose ground truth is missing (NaN or zero size) are left out of the scores.
+    ``report()`` writes ``performance.json`` and the success / precision plots.
+    """
+
+    def __init__(self, root_dir, subset="test", result_dir="results", report_dir="reports",
+                 max_frames: Optional[int] = None):
+        self.dataset = _CheckedLengths(_maybe_truncate(LaSOTOffline(root_dir, subset),
+                                                       max_frames))
+        self.result_dir = os.path.join(result_dir, "LaSOT")
+        self.report_dir = os.path.join(report_dir, "LaSOT")
+        self.nbins_iou, self.nbins_ce = 21, 51
+
+    def report(self, tracker_names):
+        performance = {}
+        for name in tracker_names:
+            seq_wise, results, speeds = {}, [], []
+            for s, seq_name in enumerate(self.dataset.seq_names):
+                _, anno = self.dataset[s]
+                boxes = np.loadtxt(os.path.join(self.result_dir, name, seq_name + ".txt"),
+                                   delimiter=",", ndmin=2)
+                boxes[0] = anno[0]
+                valid = np.isfinite(anno).all(1) & (anno[:, 2] > 0) & (anno[:, 3] > 0)
+                res = ope(boxes, anno, valid)
+                speed = _speed(os.path.join(self.result_dir, name, "times",
+                                            seq_name + "_time.txt"))
+                results.append(res)
+                speeds.append(speed)
+                seq_wise[seq_name] = _scores(res, speed)
+            overall = _scores(_mean_result(results), _mean_speed(speeds))
+            performance[name] = {"overall": overall, "seq_wise": seq_wise}
+        report_dir = os.path.join(self.report_dir, tracker_names[0])
+        atomic_write_text(os.path.join(report_dir, "performance.json"),
+                          json.dumps(performance, indent=2))
+        self.plot_curves(tracker_names)
+        return performance
+
+
+def _speed(time_file):
+    if not os.path.isfile(time_file):
+        return -1.0
+    times = np.atleast_1d(np.loadtxt(time_file))
+    times = times[np.isfinite(times) & (times > 0)]
+    return float(np.mean(1.0 / times)) if len(times) else -1.0
+
+
+def _mean_speed(speeds):
+    valid = [s for s in speeds if s > 0]
+    return float(np.mean(valid)) if valid else -1.0
+
+
+def _mean_result(results):
+    from stmtrack_plugin.evaluation.metrics import OPEResult
+
+    return OPEResult(np.mean([r.success_curve for r in results], 0),
+                     np.mean([r.precision_curve for r in results], 0),
+                     np.mean([r.norm_precision_curve for r in results], 0),
+                     sum(r.n_frames for r in results))
+
+
+def _scores(res, speed) -> dict:
+    return {"success_curve": res.success_curve.tolist(),
+            "precision_curve": res.precision_curve.tolist(),
+            "normalized_precision_curve": res.norm_precision_curve.tolist(),
+            "success_score": res.success_auc, "precision_score": res.precision20,
+            "normalized_precision_score": res.norm_precision,
+            "success_rate": float(res.success_curve[len(res.success_curve) // 2]),
+            "speed_fps": speed}
+
+
+class _VOTDataset(VOT):
+    """got10k's VOT dataset without downloads; frames in ``<seq>/`` or ``<seq>/color/``."""
+
+    def __getitem__(self, index):
+        if isinstance(index, str):
+            index = self.seq_names.index(index)
+        seq_dir = self.seq_dirs[index]
+        img_files = sorted(glob.glob(os.path.join(seq_dir, "*.jpg")))
+        if not img_files:
+            img_files = sorted(glob.glob(os.path.join(seq_dir, "color", "*.jpg")))
+        anno = np.loadtxt(self.anno_files[index], delimiter=",", ndmin=2)
+        if len(img_files) != len(anno):
+            raise ValueError(f"{seq_dir}: {len(img_files)} frames but {len(anno)} GT lines")
+        meta = self._fetch_meta(seq_dir, len(img_files)) if self.return_meta else None
+        return (img_files, anno, meta) if self.return_meta else (img_files, anno)
+
+
+class OfflineVOT(ExperimentVOT):
+    """``ExperimentVOT`` for a local dataset, with the NumPy-2 fixes (see module docstring)."""
+
+    def __init__(self, root_dir, version=2018, experiments=("supervised",),
+                 result_dir="results", report_dir="reports", max_frames: Optional[int] = None):
+        ensure_numpy2_compat()
+        if not os.path.isfile(os.path.join(root_dir, "list.txt")):
+            raise FileNotFoundError(f"VOT root {root_dir} has no list.txt")
+        data = _VOTDataset(root_dir, version, anno_type="default", download=False,
+                           return_meta=True)
+        self.dataset = _maybe_truncate(data, max_frames)
+        self.experiments = tuple([experiments] if isinstance(experiments, str) else experiments)
+        self.read_image = True
+        self.result_dir = os.path.join(result_dir, "VOT" + str(version))
+        self.report_dir = os.path.join(report_dir, "VOT" + str(version))
+        self.skip_initialize, self.burnin, self.repetitions = 5, 10, 15
+        self.sensitive, self.nbins_eao = 100, 1500
+        self.tags = ["camera_motion", "illum_change", "occlusion", "size_change",
+                     "motion_change", "empty"]
+
+    def _calc_iou(self, boxes, anno, bound, burnin=False):
+        from got10k.utils.metrics import poly_iou
+
+        boxes = [list(b) for b in boxes]
+        if burnin:
+            for i in [i for i, b in enumerate(boxes) if b == [1.0]]:
+                boxes[i:i + self.burnin] = [[0]] * len(boxes[i:i + self.burnin])
+        return np.array([float(np.asarray(poly_iou(np.array(a), b, bound)).reshape(-1)[0])
+                         if len(a) > 1 else np.nan for a, b in zip(boxes, anno)], dtype=float)
+
+
+def ensure_numpy2_compat() -> None:
+    """Restore ``np.NaN`` (removed in NumPy 2) that got10k's VOT run loops still use."""
+    if not hasattr(np, "NaN"):
+        np.NaN = np.nan
+
+
+def make_experiment(benchmark: str, root: str, result_dir: str = "results",
+                    report_dir: str = "reports", max_frames: Optional[int] = None,
+                    version=None):
+    """The offline experiment for ``benchmark`` (one of :data:`BENCHMARKS`)."""
+    if benchmark == "otb":
+        return OfflineOTB(root, version or 2015, result_dir, report_dir, max_frames)
+    if benchmark == "uav123":
+        return OfflineUAV123(root, version or "UAV123", result_dir, report_dir, max_frames)
+    if benchmark == "got10k":
+        exp = ExperimentGOT10k(root, version or "val", result_dir, report_dir)
+        exp.dataset = _maybe_truncate(exp.dataset, max_frames)
+        return exp
+    if benchmark == "lasot":
+        return ExperimentLaSOT(root, version or "test", result_dir, report_dir, max_frames)
+    if benchmark == "vot":
+        return OfflineVOT(root, version or 2018, result_dir=result_dir, report_dir=report_dir,
+                          max_frames=max_frames)
+    raise ValueError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
+
+
+def make_jobs(experiment, tracker_name: str) -> list:
+    """Runner jobs that write what ``experiment.report([tracker_name])`` reads."""
+    dataset = experiment.dataset
+    out = os.path.join(experiment.result_dir, tracker_name)
+    jobs = []
+    for s, name in enumerate(dataset.seq_names):
+        item = dataset[s]
+        frames, anno = tuple(item[0]), np.asarray(item[1], dtype=np.float64)
+        if isinstance(experiment, ExperimentVOT):
+            rects = dataset._corner2rect(anno) if anno.shape[1] == 8 else anno
+            jobs.append(Job(name, frames, anno, BaselineLayout(out, write_times=True),
+                            protocol="reset", init_boxes=rects, skip=experiment.skip_initialize))
+        elif isinstance(experiment, ExperimentGOT10k):
+            jobs.append(Job(name, frames, anno, GOT10kLayout(out)))
+        else:
+            jobs.append(Job(name, frames, anno, OPELayout(out)))
+    return jobs

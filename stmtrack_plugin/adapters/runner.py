@@ -1,0 +1,215 @@
+"""Resumable multi-sequence runner shared by the toolkit commands.
+
+* Each sequence is a :class:`Job` (frames, ground truth, protocol, output layout).
+* A job whose result file exists is skipped, so re-running a command resumes where it stopped;
+  result files are written atomically (see :mod:`layouts`), so an interrupted sequence is redone.
+* ``workers > 1`` runs sequences in that many processes (``spawn`` start method, safe with torch);
+  each builds its tracker once from a picklable factory (e.g. :class:`factory.TrackerSpec`).
+* An exception on one sequence is reported (with its traceback) and the others go on; a worker
+  process that dies outright is replaced and its sequence retried once before it is reported.
+* A tqdm bar shows sequences done.
+"""
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import sys
+import traceback
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Sequence, Union
+
+import numpy as np
+
+from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
+from stmtrack_plugin.adapters.protocols import run_ope, run_reset
+
+Layout = Union[OPELayout, GOT10kLayout, BaselineLayout]
+
+
+@dataclass(frozen=True)
+class Job:
+    """One sequence to run.
+
+    ``groundtruth`` is (N, 4) xywh (or (N, 8) polygons for ``reset``), 0-based. ``protocol`` is
+    ``"ope"`` (initialise on frame 0 only) or ``"reset"`` (VOT baseline). ``init_boxes`` (N, 4)
+    are the (re-)initialisation boxes; default: the ground truth's bounding boxes.
+    """
+
+    name: str
+    frames: tuple
+    groundtruth: np.ndarray
+    layout: Layout
+    protocol: str = "ope"
+    init_boxes: Optional[np.ndarray] = None
+    skip: int = 5
+
+    def __post_init__(self):
+        if self.protocol not in ("ope", "reset"):
+            raise ValueError(f"protocol must be 'ope' or 'reset', got {self.protocol!r}")
+        if len(self.frames) == 0:
+            raise ValueError(f"sequence {self.name!r} has no frames")
+
+    @property
+    def done(self) -> bool:
+        return os.path.isfile(self.layout.result_file(self.name))
+
+    def execute(self, tracker) -> None:
+        """Run the protocol and write the result files."""
+        init = self.init_boxes if self.init_boxes is not None else _bounds(self.groundtruth)
+        if self.protocol == "ope":
+            record = run_ope(tracker, self.frames, init[0])
+        else:
+            record = run_reset(tracker, self.frames, self.groundtruth, init, skip=self.skip)
+        self.layout.write(self.name, record)
+
+
+def _bounds(regions) -> np.ndarray:
+    r = np.asarray(regions, dtype=np.float64)
+    if r.shape[1] == 4:
+        return r
+    xs, ys = r[:, 0::2], r[:, 1::2]
+    return np.stack([xs.min(1), ys.min(1), xs.max(1) - xs.min(1), ys.max(1) - ys.min(1)], 1)
+
+
+@dataclass
+class RunSummary:
+    """Names of sequences finished now, skipped (already done) and failed (name -> traceback)."""
+
+    finished: List[str] = field(default_factory=list)
+    skipped: List[str] = field(default_factory=list)
+    failed: Dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def describe(self) -> str:
+        text = (f"{len(self.finished)} sequence(s) run, {len(self.skipped)} skipped (results "
+                f"exist), {len(self.failed)} failed")
+        if self.failed:
+            text += ": " + ", ".join(sorted(self.failed))
+        return text
+
+
+# --- worker side --------------------------------------------------------------------------
+_WORKER_TRACKER = None
+_WORKER_INIT_ERROR: Optional[str] = None
+
+
+def _init_worker(factory, threads: Optional[int]) -> None:
+    global _WORKER_TRACKER, _WORKER_INIT_ERROR
+    _set_threads(threads)
+    try:
+        _WORKER_TRACKER = factory()
+    except Exception:  # reported per job instead of breaking the pool
+        _WORKER_INIT_ERROR = "building the tracker failed:\n" + traceback.format_exc()
+
+
+def _set_threads(threads: Optional[int]):
+    """Set OpenCV and torch threads; returns the previous (cv2, torch) counts to restore."""
+    if not threads:
+        return None
+    import cv2
+    import torch
+
+    previous = (cv2.getNumThreads(), torch.get_num_threads())
+    cv2.setNumThreads(threads)
+    torch.set_num_threads(threads)
+    return previous
+
+
+def _run_in_worker(job: Job) -> Optional[str]:
+    if _WORKER_INIT_ERROR is not None:
+        return _WORKER_INIT_ERROR
+    try:
+        job.execute(_WORKER_TRACKER)
+        return None
+    except Exception:
+        return traceback.format_exc()
+
+
+# --- driver side --------------------------------------------------------------------------
+def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 1,
+             progress: bool = True, desc: str = "sequences",
+             threads_per_worker: Optional[int] = None) -> RunSummary:
+    """Run ``jobs`` with trackers from ``factory``; never raises for a failing sequence.
+
+    ``factory`` is called once per process (once in total when ``workers`` is 1) and must be
+    picklable when ``workers > 1``. Failures are printed as they happen and collected in the
+    returned :class:`RunSummary`.
+    """
+    from tqdm import tqdm
+
+    summary = RunSummary()
+    todo = []
+    for job in jobs:
+        (summary.skipped.append(job.name) if job.done else todo.append(job))
+    bar = tqdm(total=len(jobs), initial=len(summary.skipped), desc=desc, unit="seq",
+               disable=not progress, file=sys.stderr)
+
+    def report(job: Job, error: Optional[str]) -> None:
+        if error is None:
+            summary.finished.append(job.name)
+        else:
+            summary.failed[job.name] = error
+            tqdm.write(f"[stmtrack] sequence {job.name!r} failed; the others go on:\n{error}",
+                       file=sys.stderr)
+        bar.update(1)
+
+    try:
+        if todo and workers <= 1:
+            _run_serial(factory, todo, report, threads_per_worker)
+        elif todo:
+            _run_pool(factory, todo, report, workers, threads_per_worker)
+    finally:
+        bar.close()
+    return summary
+
+
+def _run_serial(factory, jobs, report, threads) -> None:
+    previous = _set_threads(threads)
+    try:
+        tracker = factory()
+        for job in jobs:
+            try:
+                job.execute(tracker)
+                report(job, None)
+            except Exception:
+                report(job, traceback.format_exc())
+    finally:
+        if previous is not None:
+            import cv2
+            import torch
+
+            cv2.setNumThreads(previous[0])
+            torch.set_num_threads(previous[1])
+
+
+def _new_pool(factory, workers, threads):
+    if threads is None:  # share the cores: oversubscribed torch threads are many times slower
+        threads = max(1, (os.cpu_count() or 1) // workers)
+    ctx = multiprocessing.get_context("spawn")
+    return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
+                                  initializer=_init_worker, initargs=(factory, threads))
+
+
+def _run_pool(factory, jobs, report, workers, threads) -> None:
+    """Process pool; a pool broken by a dying worker is rebuilt and its jobs retried once."""
+    attempts = {job.name: 0 for job in jobs}
+    pending = list(jobs)
+    while pending:
+        pool = _new_pool(factory, min(workers, len(pending)), threads)
+        futures = {pool.submit(_run_in_worker, job): job for job in pending}
+        pending = []
+        for future in cf.as_completed(futures):
+            job = futures[future]
+            try:
+                report(job, future.result())
+            except cf.process.BrokenProcessPool as exc:
+                attempts[job.name] += 1
+                if attempts[job.name] >= 2:
+                    report(job, f"worker process died while running it ({exc})")
+                else:
+                    pending.append(job)
+        pool.shutdown(wait=True, cancel_futures=True)

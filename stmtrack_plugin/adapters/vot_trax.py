@@ -1,0 +1,153 @@
+"""TraX server for the VOT toolkit (vot-trax >= 4; raw protocol, no ``vot.py`` wrapper).
+
+The VOT toolkit starts this module as ``<python> -m stmtrack_plugin.vot_trax`` (the
+``trackers.ini`` entry written by ``stmtrack vot-workspace``) and talks TraX over stdin/stdout:
+
+* the model is loaded **before** the TraX handshake (the toolkit's watchdog guards each reply but
+  not start-up, so a slow load cannot time out a frame);
+* one process serves any number of ``initialize`` requests (reset-based VOT2018 baseline
+  re-initialises after each failure) without reloading the model;
+* rectangle, polygon and mask regions are accepted (a polygon or mask initialises with its
+  axis-aligned bounding box); every reply is a rectangle with a ``confidence`` property.
+
+Configuration comes from the environment (``trackers.ini`` ``env_*`` keys) or the command line:
+``STMTRACK_PARAMS`` (parameter name or ``.py`` file), ``STMTRACK_WEIGHTS``, ``STMTRACK_DEVICE``,
+and ``STMTRACK_TRACKER`` (``stmtrack`` or an OpenCV peer: csrt, kcf, mil, nanotrack).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+import numpy as np
+
+from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.utils.io import read_image_bgr
+
+TRACKER_ENV = "STMTRACK_TRACKER"
+
+
+@dataclass(frozen=True)
+class Request:
+    """A toolkit request reduced to what a single-object box tracker needs.
+
+    ``kind`` is ``"initialize"``, ``"frame"`` or ``"quit"``; ``image_path`` the colour frame;
+    ``box`` the initial (x, y, w, h) for ``initialize`` (0-based image pixels), else None.
+    """
+
+    kind: str
+    image_path: Optional[str] = None
+    box: Optional[tuple] = None
+
+
+def region_to_box(region) -> tuple:
+    """(x, y, w, h) of a trax Rectangle, the bounding box of a Polygon or of a Mask's pixels."""
+    kind = getattr(region, "type", None)
+    if kind == "rectangle":
+        return tuple(float(v) for v in region.bounds())
+    if kind == "polygon":
+        pts = np.array([region.get(i) for i in range(region.size())], dtype=np.float64)
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+    if kind == "mask":
+        mask = np.asarray(region.array(True))
+        ys, xs = np.nonzero(mask)
+        if len(xs) == 0:
+            raise ValueError("initialisation mask is empty")
+        return (float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
+                float(ys.max() - ys.min() + 1))
+    raise ValueError(f"unsupported TraX region type {kind!r} (rectangle, polygon, mask)")
+
+
+class TraxChannel:
+    """The real vot-trax 4 server, reduced to ``wait() -> Request`` and ``reply(box, conf)``."""
+
+    def __init__(self, name: str = "stmtrack"):
+        import trax
+
+        self._trax = trax
+        self._server = trax.Server(
+            [trax.Region.RECTANGLE, trax.Region.POLYGON, trax.Region.MASK],
+            [trax.Image.PATH], tracker_name=name, tracker_family="stmtrack-plugin")
+
+    def wait(self) -> Request:
+        req = self._server.wait()
+        if req.type in ("quit", "error"):
+            return Request("quit")
+        image = req.image.get("color") if isinstance(req.image, dict) else None
+        if image is None:
+            raise ValueError("TraX request carries no 'color' image channel")
+        path = image.path()
+        if req.type == "initialize":
+            if not req.objects:
+                raise ValueError("initialize request without a region")
+            return Request("initialize", path, region_to_box(req.objects[0][0]))
+        return Request("frame", path)
+
+    def reply(self, box, confidence: float) -> None:
+        rect = self._trax.Rectangle.create(*(float(v) for v in box))
+        self._server.status([(rect, {"confidence": float(confidence)})])
+
+    def close(self) -> None:
+        self._server.quit()
+
+
+def serve(channel, tracker, read_image: Callable = read_image_bgr) -> int:
+    """Answer requests until ``quit``; returns how many times the tracker was initialised.
+
+    ``channel`` has ``wait() -> Request`` and ``reply(box, confidence)``; ``tracker`` the
+    STMTracker interface (BGR images). The init frame is answered with the init box and
+    confidence 1.
+    """
+    inits = 0
+    while True:
+        req = channel.wait()
+        if req.kind == "quit":
+            return inits
+        image = read_image(req.image_path)
+        if req.kind == "initialize":
+            tracker.initialize(image, req.box)
+            inits += 1
+            channel.reply(req.box, 1.0)
+        elif inits == 0:
+            raise RuntimeError("frame request before any initialize request")
+        else:
+            out = tracker.track(image)
+            channel.reply(out.box, out.score)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    env = os.environ
+    p = argparse.ArgumentParser(
+        prog="python -m stmtrack_plugin.vot_trax",
+        description="STMTrack TraX server for the VOT toolkit (started by the toolkit).")
+    p.add_argument("--tracker", default=env.get(TRACKER_ENV, "stmtrack"),
+                   help="stmtrack or an OpenCV peer (csrt, kcf, mil, nanotrack)")
+    p.add_argument("--params", default=env.get("STMTRACK_PARAMS", "vot2018"),
+                   help="parameter name or .py file (default: $STMTRACK_PARAMS or vot2018)")
+    p.add_argument("--weights", default=env.get("STMTRACK_WEIGHTS"),
+                   help="checkpoint (default: $STMTRACK_WEIGHTS)")
+    p.add_argument("--device", default=env.get("STMTRACK_DEVICE"), help="torch device")
+    p.add_argument("--nanotrack-dir", default=env.get("STMTRACK_NANOTRACK_DIR"))
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    spec = TrackerSpec(kind=args.tracker, params=args.params, weights=args.weights,
+                       device=args.device, nanotrack_dir=args.nanotrack_dir)
+    tracker = spec.build()  # before the handshake: start-up is not under the watchdog
+    channel = TraxChannel(spec.name)
+    try:
+        serve(channel, tracker)
+    finally:
+        channel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

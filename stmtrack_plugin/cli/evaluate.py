@@ -1,0 +1,123 @@
+"""Run a benchmark through a toolkit's protocol and report it.
+
+  stmtrack eval --toolkit got10k --benchmark otb --root OTB100 --params otb --weights W.pkl
+  stmtrack eval --toolkit pysot --dataset VOT2018 --root VOT2018 --params vot2018 --weights W.pkl
+
+Re-running resumes (finished sequences are skipped); `--workers N` runs N processes; a sequence
+that fails is reported and the others go on (exit status 1 if any failed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.adapters.peers import PEER_NAMES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--toolkit", choices=("got10k", "pysot"), default="got10k")
+    p.add_argument("--benchmark", choices=("otb", "uav123", "got10k", "lasot", "vot"),
+                   help="got10k experiment")
+    p.add_argument("--version", help="benchmark version (OTB 2015/2013/tb50, UAV123/UAV20L, "
+                   "GOT-10k val/test, VOT 2018)")
+    p.add_argument("--dataset", help="pysot dataset name (OTB100, UAV123, LaSOT, VOT2018, ...)")
+    p.add_argument("--root", required=True, help="dataset root")
+    p.add_argument("--results", default="results", help="results folder")
+    p.add_argument("--reports", default="reports", help="reports folder (got10k)")
+    p.add_argument("--tracker", default="stmtrack", choices=("stmtrack",) + PEER_NAMES)
+    p.add_argument("--name", help="results name (default STMTrack, or the peer's name)")
+    p.add_argument("--params", help="parameter name or .py file (default: the benchmark's own, "
+                   "e.g. otb, uav123, lasot, got10k, vot2018)")
+    p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0")
+    p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX files")
+    p.add_argument("--workers", type=int, default=1, help="processes (sequences in parallel)")
+    p.add_argument("--threads", type=int, help="torch/OpenCV threads per process")
+    p.add_argument("--max-frames", type=int, help="only the first N frames (smoke runs)")
+    p.add_argument("--compare", nargs="*", default=[],
+                   help="other result names to report next to ours (got10k)")
+    p.add_argument("--no-report", action="store_true", help="run only")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+#: the authors' test setting per benchmark (STMTRACK_SPEC.md §2.1), keyed by lower-case name
+BENCHMARK_PARAMS = {"otb": "otb", "otb100": "otb", "otb2015": "otb", "uav123": "uav123",
+                    "lasot": "lasot", "got10k": "got10k", "got-10k": "got10k",
+                    "trackingnet": "trackingnet", "vot": "vot2018", "vot2018": "vot2018"}
+
+
+def default_params(benchmark: str) -> str:
+    """Parameter set for a benchmark or pysot dataset name ("default" when unknown)."""
+    return BENCHMARK_PARAMS.get((benchmark or "").lower(), "default")
+
+
+def _spec(args) -> TrackerSpec:
+    name = args.name or ("STMTrack" if args.tracker == "stmtrack" else args.tracker)
+    params = args.params or default_params(args.benchmark if args.toolkit == "got10k"
+                                           else args.dataset)
+    return TrackerSpec(kind=args.tracker, params=params, weights=args.weights,
+                       device=args.device, nanotrack_dir=args.nanotrack_dir, label=name)
+
+
+def run_got10k(args, spec: TrackerSpec) -> int:
+    from stmtrack_plugin.adapters import got10k_experiments as gx
+    from stmtrack_plugin.adapters.runner import run_jobs
+
+    if not args.benchmark:
+        print("error: --benchmark is required with --toolkit got10k", file=sys.stderr)
+        return 2
+    version = args.version
+    if args.benchmark in ("otb", "vot") and version and version.isdigit():
+        version = int(version)
+    exp = gx.make_experiment(args.benchmark, args.root, args.results, args.reports,
+                             args.max_frames, version)
+    summary = run_jobs(spec, gx.make_jobs(exp, spec.name), workers=args.workers,
+                       progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
+                       threads_per_worker=args.threads)
+    print(summary.describe())
+    if not args.no_report and summary.ok:
+        if args.benchmark == "got10k" and exp.subset == "test":
+            print("GOT-10k test: ground truth withheld; submit the results folder to the server")
+        else:
+            perf = exp.report([spec.name] + list(args.compare))
+            print(json.dumps(_headline(perf), indent=2))
+    return 0 if summary.ok else 1
+
+
+def _headline(perf: dict) -> dict:
+    """The scalar scores of a got10k report (no curves)."""
+    out = {}
+    for name, entry in perf.items():
+        scores = entry.get("overall", entry)
+        out[name] = {k: v for k, v in scores.items() if not isinstance(v, (list, dict))}
+    return out
+
+
+def run_pysot(args, spec: TrackerSpec) -> int:
+    from stmtrack_plugin.adapters import pysot
+    from stmtrack_plugin.adapters.runner import run_jobs
+
+    if not args.dataset:
+        print("error: --dataset is required with --toolkit pysot", file=sys.stderr)
+        return 2
+    jobs = pysot.make_jobs(args.root, args.dataset, args.results, spec.name, args.max_frames)
+    summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet,
+                       desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads)
+    print(summary.describe())
+    print(f"results: {os.path.join(args.results, args.dataset, spec.name)}")
+    return 0 if summary.ok else 1
+
+
+def run(args) -> int:
+    try:
+        spec = _spec(args)
+        if args.toolkit == "got10k":
+            return run_got10k(args, spec)
+        return run_pysot(args, spec)
+    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
+        # missing weights / dataset / parameter file, unavailable peer: no traceback needed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,102 @@
+"""pytracking: shim installer, `run_tracker.py stmtrack <param>` and the no-change runner, on a
+stand-in checkout reproducing pytracking's contract (see tests/pytracking_standin.py)."""
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pytracking_standin import make_standin
+from stmtrack_plugin.adapters import pytracking_install as pti
+from stmtrack_plugin.adapters.protocols import run_ope
+from toolkit_helpers import one_thread, served_tracker, truncated_otb_copy
+
+N = 15
+SEQS = {"Crossing": N, "Couple": N}
+
+
+@pytest.fixture(scope="module")
+def tracker(tmp_path_factory, shared_dir):
+    return served_tracker(tmp_path_factory.mktemp("tracker"), shared_dir)
+
+
+@pytest.fixture()
+def checkout(tmp_path, sequences_dir):
+    otb = tmp_path / "otb"
+    for name in SEQS:
+        truncated_otb_copy(sequences_dir / name, otb, N)
+    return make_standin(tmp_path / "pytracking_repo", otb, tmp_path / "results", SEQS)
+
+
+def _clean_env(extra=None):
+    env = dict(os.environ, **(extra or {}))
+    env.pop("PYTHONPATH", None)
+    return env
+
+
+def test_install_and_uninstall_only_touch_our_files(checkout):
+    written = pti.install(str(checkout), ["default", "otb"])
+    pkg = checkout / "pytracking"
+    assert sorted(os.listdir(pkg / "parameter" / "stmtrack")) == ["__init__.py", "default.py",
+                                                                   "otb.py"]
+    assert (pkg / "tracker" / "stmtrack" / "__init__.py").read_text().startswith(pti.MARKER)
+    assert len(written) == 4
+    # the generated parameter file returns pytracking-style params naming our settings
+    code = ("import sys; sys.path.insert(0, %r); "
+            "from pytracking.parameter.stmtrack.otb import parameters; p = parameters(); "
+            "print(type(p).__module__, p.stmtrack_params, p.get('missing', 7))" % str(checkout))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_clean_env())
+    assert out.stdout.split() == ["pytracking.utils.params", "otb", "7"], out.stderr
+    assert len(pti.uninstall(str(checkout))) == 2
+    assert not (pkg / "tracker" / "stmtrack").exists()
+    assert (pkg / "tracker" / "base" / "basetracker.py").exists()
+
+
+def test_install_refuses_foreign_folder(checkout):
+    (checkout / "pytracking" / "tracker" / "stmtrack").mkdir()
+    (checkout / "pytracking" / "tracker" / "stmtrack" / "__init__.py").write_text("# mine\n")
+    with pytest.raises(FileExistsError, match="not written by stmtrack-pytracking"):
+        pti.install(str(checkout), ["default"])
+    assert pti.main(["install", "--root", str(checkout / "nowhere")]) == 2
+
+
+def test_run_tracker_through_the_shims(checkout, tracker, sequences_dir):
+    """`python pytracking/run_tracker.py stmtrack <param> --dataset_name otb` in the checkout."""
+    assert pti.main(["install", "--root", str(checkout), "--params", tracker.params,
+                     "--weights", tracker.weights]) == 0
+    param_name = os.path.splitext(os.path.basename(tracker.params))[0]
+    res = subprocess.run([sys.executable, "pytracking/run_tracker.py", "stmtrack", param_name,
+                          "--dataset_name", "otb"], cwd=checkout, capture_output=True,
+                         text=True, env=_clean_env(tracker.env), timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    out_dir = checkout.parent / "results" / "stmtrack" / param_name
+    assert sorted(os.listdir(out_dir)) == ["Couple.txt", "Couple_time.txt", "Crossing.txt",
+                                           "Crossing_time.txt"]
+    # pytracking's int-cast results equal the tracker run directly (frames RGB->BGR round trip)
+    otb = checkout.parent / "otb" / "Crossing"
+    frames = sorted(str(p) for p in (otb / "img").iterdir())
+    gt = np.loadtxt(otb / "groundtruth_rect.txt", delimiter=",")
+    with one_thread():
+        direct = run_ope(tracker.build(), frames, gt[0]).boxes
+    written = np.loadtxt(out_dir / "Crossing.txt", delimiter="\t")
+    assert np.array_equal(written, direct.astype(int))
+
+
+def test_runner_without_changing_the_checkout(checkout, tracker):
+    before = sorted(p for p in checkout.rglob("*") if "__pycache__" not in str(p))
+    code = ("from stmtrack_plugin.adapters.pytracking_install import main; import sys; "
+            "sys.exit(main(sys.argv[1:]))")
+    res = subprocess.run([sys.executable, "-c", code, "run", "--root", str(checkout),
+                          "--dataset", "otb", "--params", tracker.params, "--weights",
+                          tracker.weights, "--sequence", "Couple", "--runid", "3"],
+                         capture_output=True, text=True, env=_clean_env(tracker.env),
+                         timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+    after = sorted(p for p in checkout.rglob("*") if "__pycache__" not in str(p))
+    assert before == after
+    param_name = os.path.splitext(os.path.basename(tracker.params))[0]
+    out_dir = checkout.parent / "results" / "stmtrack" / f"{param_name}_003"
+    boxes = np.loadtxt(out_dir / "Couple.txt", delimiter="\t")
+    assert boxes.shape == (N, 4)
