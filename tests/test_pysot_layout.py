@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from stmtrack_plugin.adapters import pysot
-from stmtrack_plugin.adapters.protocols import pysot_init_box
+from stmtrack_plugin.adapters.protocols import init_box
 from stmtrack_plugin.cli.main import main as stmtrack_main
 from toolkit_helpers import served_tracker, truncated_otb_copy
 
@@ -51,8 +51,9 @@ def test_one_pass_layout_parses_like_pysot(tmp_path, otb_root, tracker):
         path = tmp_path / "results" / "OTB100" / "Ours" / f"{video}.txt"
         boxes = pysot.read_pysot_result(str(path))
         assert boxes.shape == (N, 4) and np.isfinite(boxes).all()
-        # line 1 is pysot's converted initial box
-        assert np.allclose(boxes[0], pysot_init_box(meta[video]["gt_rect"][0]), atol=1e-4)
+        # line 1 is the initial box: the ground-truth line unchanged (the authors' rule)
+        assert np.allclose(boxes[0], init_box(meta[video]["gt_rect"][0], one_pass=True), atol=1e-4)
+        assert np.allclose(boxes[0], meta[video]["gt_rect"][0], atol=1e-4)
         parallel = tmp_path / "results" / "OTB100" / "OursParallel" / f"{video}.txt"
         assert parallel.read_text() == path.read_text()
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from stmtrack_plugin.adapters.layouts import BaselineLayout, OPELayout, read_reset_file
-from stmtrack_plugin.adapters.protocols import (pysot_init_box, region_overlap, run_ope,
+from stmtrack_plugin.adapters.protocols import (init_box, pysot_init_box, region_overlap, run_ope,
                                                 run_reset)
 from stmtrack_plugin.adapters.runner import Job, run_jobs
 from stmtrack_plugin.utils.sequences import load_otb_sequence
@@ -42,6 +42,20 @@ def test_pysot_init_box_rectangle_and_axis_aligned_polygon():
     # an axis-aligned polygon keeps its area; size grows by 1 (pysot's +1)
     box = pysot_init_box([10, 20, 40, 20, 40, 60, 10, 60])
     assert box == pytest.approx((10.0, 20.0, 31.0, 41.0))
+
+
+def test_authors_init_rule():
+    # one-pass: the ground-truth line unchanged; VOT rectangle: unchanged too (x = cx - w/2)
+    assert init_box([10, 20, 30, 40], one_pass=True) == (10, 20, 30, 40)
+    assert init_box([10, 20, 30, 40]) == pytest.approx((10, 20, 30, 40))
+    # polygon: area-preserving size (+1) centred at the mean point, x = cx - w/2
+    assert init_box([10, 20, 40, 20, 40, 60, 10, 60]) == pytest.approx((9.5, 19.5, 31.0, 41.0))
+    # a rotated square (diagonal 20): area 200 of a 400 extent -> s = 1/sqrt(2)
+    box = init_box([10, 0, 20, 10, 10, 20, 0, 10])
+    side = 20 / 2 ** 0.5 + 1
+    assert box == pytest.approx((10 - side / 2, 10 - side / 2, side, side))
+    with pytest.raises(ValueError, match="init rule"):
+        init_box([1, 2, 3, 4], rule="nope")
 
 
 def test_run_ope_records_init_box_and_tracks(crossing):

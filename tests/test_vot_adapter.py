@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from stmtrack_plugin.adapters.layouts import read_reset_file
-from stmtrack_plugin.adapters.protocols import run_reset
+from stmtrack_plugin.adapters.protocols import init_box, run_reset
 from stmtrack_plugin.adapters.vot_trax import Request, region_to_box, serve
 from stmtrack_plugin.adapters.vot_workspace import WorkspaceOptions, prepare_workspace
 from stmtrack_plugin.utils.io import read_image_bgr
@@ -44,7 +44,11 @@ def test_region_to_box_accepts_rectangle_polygon_and_mask():
     trax = pytest.importorskip("trax")
     assert region_to_box(trax.Rectangle.create(1.5, 2, 30, 40)) == (1.5, 2.0, 30.0, 40.0)
     poly = trax.Polygon.create([(10.0, 20.0), (50.0, 25.0), (45.0, 70.0), (5.0, 60.0)])
-    assert region_to_box(poly) == pytest.approx((5.0, 20.0, 45.0, 50.0))
+    assert region_to_box(poly, "bounds") == pytest.approx((5.0, 20.0, 45.0, 50.0))
+    # default: the authors' VOT tester (area-preserving box, x = cx - w/2)
+    flat = [10.0, 20.0, 50.0, 25.0, 45.0, 70.0, 5.0, 60.0]
+    assert region_to_box(poly) == pytest.approx(init_box(flat, "stmtrack"))
+    assert region_to_box(poly, "pysot") == pytest.approx(init_box(flat, "pysot"))
     mask = np.zeros((20, 30), np.uint8)
     mask[5:9, 10:16] = 1
     assert region_to_box(trax.Mask.create(mask)) == (10.0, 5.0, 6.0, 4.0)

@@ -136,26 +136,53 @@ def region_overlap(pred, gt, bound=None) -> float:
     return inter / (area_a + area_b - inter)
 
 
-def pysot_init_box(region) -> tuple:
-    """Initial box pysot's ``tools/test.py`` derives from a ground-truth region.
+#: how an initial box is derived from a ground-truth region (see :func:`init_box`)
+INIT_RULES = ("stmtrack", "pysot")
 
-    pysot first computes centre and size (``get_axis_aligned_bbox``: for polygons the box of the
-    polygon's extent scaled to the polygon's area, plus one pixel; for rectangles ``x + w/2``),
-    then starts at ``(cx - (w - 1) / 2, cy - (h - 1) / 2, w, h)``.
+
+def axis_aligned_centre_size(region) -> tuple:
+    """pysot's ``get_axis_aligned_bbox``: (cx, cy, w, h) of a rectangle or polygon region.
+
+    A rectangle gives ``cx = x + w/2``; a polygon gives its mean point and the box of its extent
+    scaled to the polygon's area, plus one pixel (``w = s * (x2 - x1) + 1``).
     """
     r = np.asarray(region, dtype=np.float64).reshape(-1)
     if len(r) == 4:
         x, y, w, h = r
-        cx, cy = x + w / 2, y + h / 2
-    else:
-        xs, ys = r[0::2], r[1::2]
-        cx, cy = xs.mean(), ys.mean()
-        x1, x2, y1, y2 = xs.min(), xs.max(), ys.min(), ys.max()
-        side_a = np.linalg.norm(r[0:2] - r[2:4]) * np.linalg.norm(r[2:4] - r[4:6])
-        side_b = (x2 - x1) * (y2 - y1)
-        s = np.sqrt(side_a / side_b) if side_b > 0 else 1.0
-        w, h = s * (x2 - x1) + 1, s * (y2 - y1) + 1
+        return x + w / 2, y + h / 2, w, h
+    xs, ys = r[0::2], r[1::2]
+    x1, x2, y1, y2 = xs.min(), xs.max(), ys.min(), ys.max()
+    side_a = np.linalg.norm(r[0:2] - r[2:4]) * np.linalg.norm(r[2:4] - r[4:6])
+    side_b = (x2 - x1) * (y2 - y1)
+    s = np.sqrt(side_a / side_b) if side_b > 0 else 1.0
+    return xs.mean(), ys.mean(), s * (x2 - x1) + 1, s * (y2 - y1) + 1
+
+
+def init_box(region, rule: str = "stmtrack", one_pass: bool = False) -> tuple:
+    """The (x, y, w, h) a tracker is (re-)initialised with, from a ground-truth region.
+
+    * ``"stmtrack"`` (default, the authors' testers, STMTRACK_SPEC.md §4): one-pass benchmarks
+      pass the ground-truth line unchanged; the VOT tester takes ``get_axis_aligned_bbox`` and
+      then ``cxy_wh_2_rect``, i.e. ``x = cx - w/2`` (rectangles come out unchanged).
+    * ``"pysot"`` (STVIR/pysot ``tools/test.py``): ``get_axis_aligned_bbox`` then
+      ``x = cx - (w - 1)/2``, for every dataset (a rectangle moves by +0.5 px).
+    """
+    if rule not in INIT_RULES:
+        raise ValueError(f"unknown init rule {rule!r}; choose from {', '.join(INIT_RULES)}")
+    r = np.asarray(region, dtype=np.float64).reshape(-1)
+    if rule == "stmtrack" and one_pass:
+        if len(r) != 4:
+            raise ValueError(f"one-pass ground truth must be x,y,w,h, got {len(r)} values")
+        return tuple(float(v) for v in r)
+    cx, cy, w, h = axis_aligned_centre_size(r)
+    if rule == "stmtrack":
+        return (float(cx - w / 2), float(cy - h / 2), float(w), float(h))
     return (float(cx - (w - 1) / 2), float(cy - (h - 1) / 2), float(w), float(h))
+
+
+def pysot_init_box(region) -> tuple:
+    """Initial box of pysot's ``tools/test.py`` (``init_box(region, "pysot")``)."""
+    return init_box(region, "pysot")
 
 
 def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5) -> ResetRecord:

@@ -9,8 +9,9 @@ Layout under ``<results>/<DATASET>/<tracker>/``:
   ``0`` (skipped) or ``x,y,w,h``; the tracker is re-initialised 5 frames after a failure (zero
   overlap with the ground truth inside the image).
 
-As in pysot, the initial box is derived from the ground-truth region by
-:func:`protocols.pysot_init_box`. Video names and frames come from ``<root>/<DATASET>.json``
+The initial box follows the authors' testers by default (:func:`protocols.init_box`, rule
+``"stmtrack"``: the ground-truth line unchanged for one-pass datasets, the area-preserving box
+with ``x = cx - w/2`` for VOT); ``init_rule="pysot"`` reproduces pysot's ``tools/test.py``. Video names and frames come from ``<root>/<DATASET>.json``
 (pysot's dataset description: ``{video: {img_names, gt_rect, ...}}``), or, without that file,
 from OTB-layout folders in ``root`` (:func:`write_dataset_json` writes the json for
 pysot-toolkit). Published raw results of other trackers unpacked next to ours (same
@@ -26,7 +27,7 @@ from typing import Optional
 import numpy as np
 
 from stmtrack_plugin.adapters.layouts import BaselineLayout, OPELayout
-from stmtrack_plugin.adapters.protocols import pysot_init_box
+from stmtrack_plugin.adapters.protocols import init_box
 from stmtrack_plugin.adapters.runner import Job
 from stmtrack_plugin.utils.io import atomic_write_text
 from stmtrack_plugin.utils.sequences import load_otb_sequence
@@ -84,19 +85,23 @@ def write_dataset_json(root: str, dataset: str, shift: float = 0.0) -> str:
 
 
 def make_jobs(root: str, dataset: str, results: str, tracker_name: str,
-              max_frames: Optional[int] = None, videos=None) -> list:
-    """Runner jobs writing ``<results>/<dataset>/<tracker_name>/...`` in pysot's layout."""
+              max_frames: Optional[int] = None, videos=None, init_rule: str = "stmtrack") -> list:
+    """Runner jobs writing ``<results>/<dataset>/<tracker_name>/...`` in pysot's layout.
+
+    ``init_rule`` chooses how initial boxes come from the ground truth (see
+    :func:`protocols.init_box`): ``"stmtrack"`` (the authors', default) or ``"pysot"``.
+    """
     videos = load_dataset(root, dataset) if videos is None else videos
     out = os.path.join(results, dataset, tracker_name)
     reset = is_reset_dataset(dataset)
     jobs = []
     for name, (frames, gt) in videos.items():
         frames, gt = tuple(frames[:max_frames]), gt[:max_frames]
-        init = np.array([pysot_init_box(r) for r in gt])
+        init = np.array([init_box(r, init_rule, one_pass=not reset) for r in gt])
         if reset:
             jobs.append(Job(name, frames, gt, BaselineLayout(out), protocol="reset",
                             init_boxes=init))
-        else:  # one-pass: pysot starts from the converted box and records it as line 1
+        else:  # one-pass: the run starts from the init box and records it as line 1
             jobs.append(Job(name, frames, gt, OPELayout(out), init_boxes=init))
     return jobs
 

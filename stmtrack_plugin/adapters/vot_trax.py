@@ -25,6 +25,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.adapters.protocols import init_box
 from stmtrack_plugin.utils.io import read_image_bgr
 
 TRACKER_ENV = "STMTRACK_TRACKER"
@@ -43,13 +44,21 @@ class Request:
     box: Optional[tuple] = None
 
 
-def region_to_box(region) -> tuple:
-    """(x, y, w, h) of a trax Rectangle, the bounding box of a Polygon or of a Mask's pixels."""
+def region_to_box(region, polygon_rule: str = "stmtrack") -> tuple:
+    """(x, y, w, h) to initialise with, from a trax Rectangle, Polygon or Mask.
+
+    A rectangle is used as given. A polygon (VOT2018's rotated boxes) becomes the authors' VOT
+    tester's box by default (area-preserving ``get_axis_aligned_bbox``, ``x = cx - w/2``; see
+    :func:`protocols.init_box`), its plain bounding box with ``polygon_rule="bounds"``. A mask
+    becomes the bounding box of its pixels.
+    """
     kind = getattr(region, "type", None)
     if kind == "rectangle":
         return tuple(float(v) for v in region.bounds())
     if kind == "polygon":
         pts = np.array([region.get(i) for i in range(region.size())], dtype=np.float64)
+        if polygon_rule != "bounds":
+            return init_box(pts.reshape(-1), polygon_rule)
         x0, y0 = pts.min(0)
         x1, y1 = pts.max(0)
         return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
@@ -66,10 +75,11 @@ def region_to_box(region) -> tuple:
 class TraxChannel:
     """The real vot-trax 4 server, reduced to ``wait() -> Request`` and ``reply(box, conf)``."""
 
-    def __init__(self, name: str = "stmtrack"):
+    def __init__(self, name: str = "stmtrack", polygon_rule: str = "stmtrack"):
         import trax
 
         self._trax = trax
+        self._polygon_rule = polygon_rule
         self._server = trax.Server(
             [trax.Region.RECTANGLE, trax.Region.POLYGON, trax.Region.MASK],
             [trax.Image.PATH], tracker_name=name, tracker_family="stmtrack-plugin")
@@ -85,7 +95,8 @@ class TraxChannel:
         if req.type == "initialize":
             if not req.objects:
                 raise ValueError("initialize request without a region")
-            return Request("initialize", path, region_to_box(req.objects[0][0]))
+            return Request("initialize", path,
+                           region_to_box(req.objects[0][0], self._polygon_rule))
         return Request("frame", path)
 
     def reply(self, box, confidence: float) -> None:
@@ -133,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint (default: $STMTRACK_WEIGHTS)")
     p.add_argument("--device", default=env.get("STMTRACK_DEVICE"), help="torch device")
     p.add_argument("--nanotrack-dir", default=env.get("STMTRACK_NANOTRACK_DIR"))
+    p.add_argument("--polygon-init", choices=("stmtrack", "pysot", "bounds"),
+                   default=env.get("STMTRACK_POLYGON_INIT", "stmtrack"),
+                   help="box from a polygon region: the authors' VOT tester (default), pysot's "
+                        "test.py, or the plain bounding box")
     return p
 
 
@@ -141,7 +156,7 @@ def main(argv=None) -> int:
     spec = TrackerSpec(kind=args.tracker, params=args.params, weights=args.weights,
                        device=args.device, nanotrack_dir=args.nanotrack_dir)
     tracker = spec.build()  # before the handshake: start-up is not under the watchdog
-    channel = TraxChannel(spec.name)
+    channel = TraxChannel(spec.name, args.polygon_init)
     try:
         serve(channel, tracker)
     finally:

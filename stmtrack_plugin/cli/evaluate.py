@@ -24,6 +24,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--version", help="benchmark version (OTB 2015/2013/tb50, UAV123/UAV20L, "
                    "GOT-10k val/test, VOT 2018)")
     p.add_argument("--dataset", help="pysot dataset name (OTB100, UAV123, LaSOT, VOT2018, ...)")
+    p.add_argument("--init-rule", choices=("stmtrack", "pysot"), default="stmtrack",
+                   help="pysot toolkit: initial box from the ground truth as the authors' testers "
+                        "do (default) or as pysot's tools/test.py (+0.5 px for rectangles)")
     p.add_argument("--root", required=True, help="dataset root")
     p.add_argument("--results", default="results", help="results folder")
     p.add_argument("--reports", default="reports", help="reports folder (got10k)")
@@ -103,7 +106,8 @@ def run_pysot(args, spec: TrackerSpec) -> int:
     if not args.dataset:
         print("error: --dataset is required with --toolkit pysot", file=sys.stderr)
         return 2
-    jobs = pysot.make_jobs(args.root, args.dataset, args.results, spec.name, args.max_frames)
+    jobs = pysot.make_jobs(args.root, args.dataset, args.results, spec.name, args.max_frames,
+                           init_rule=args.init_rule)
     summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet,
                        desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads)
     print(summary.describe())
