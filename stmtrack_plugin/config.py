@@ -116,31 +116,43 @@ def replace_strict(obj, overrides: Mapping[str, Any]):
     return dataclasses.replace(obj, **values)
 
 
-def available_parameters() -> list:
-    """Names of the parameter files shipped in ``stmtrack_plugin.parameters``."""
+def shipped_parameter_files(prefix: str = "") -> list:
+    """Module names in ``stmtrack_plugin.parameters`` that start with ``prefix``."""
     import pkgutil
 
     from stmtrack_plugin import parameters as pkg
 
     return sorted(m.name for m in pkgutil.iter_modules(pkg.__path__)
-                  if not m.name.startswith(("_", "train_")))  # train_*: recipes, see training
+                  if m.name.startswith(prefix) and not m.name.startswith("_"))
 
 
-def _load_module(name_or_path: str):
+def available_parameters() -> list:
+    """Names of the tracker parameter files (``train_*`` files are training recipes)."""
+    return [n for n in shipped_parameter_files() if not n.startswith("train_")]
+
+
+def load_parameter_module(name_or_path: str, kind: str = "parameter file",
+                          available: Optional[list] = None):
+    """Import ``stmtrack_plugin.parameters.<name>``, or execute a user's ``.py`` file.
+
+    Raises ``FileNotFoundError`` for a missing file and ``KeyError`` (listing ``available``) for an
+    unknown name; an import error inside an existing file propagates unchanged.
+    """
     if name_or_path.endswith(".py") or os.sep in name_or_path:
         if not os.path.isfile(name_or_path):
-            raise FileNotFoundError(f"parameter file not found: {name_or_path}")
-        spec = importlib.util.spec_from_file_location("_stmtrack_user_params", name_or_path)
+            raise FileNotFoundError(f"{kind} not found: {name_or_path}")
+        spec = importlib.util.spec_from_file_location("_stmtrack_user_file", name_or_path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         return module
+    module_name = f"stmtrack_plugin.parameters.{name_or_path}"
     try:
-        return importlib.import_module(f"stmtrack_plugin.parameters.{name_or_path}")
+        return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
-        if exc.name != f"stmtrack_plugin.parameters.{name_or_path}":
+        if exc.name != module_name:
             raise
-        raise KeyError(f"no parameter file named {name_or_path!r}; available: "
-                       f"{', '.join(available_parameters())}") from None
+        names = available_parameters() if available is None else available
+        raise KeyError(f"no {kind} named {name_or_path!r}; available: {', '.join(names)}") from None
 
 
 def load_parameters(name_or_path: str = "default", **overrides) -> TrackerParams:
@@ -151,7 +163,7 @@ def load_parameters(name_or_path: str = "default", **overrides) -> TrackerParams
     >>> load_parameters("otb", window_influence=0.3).window_influence
     0.3
     """
-    module = _load_module(name_or_path)
+    module = load_parameter_module(name_or_path)
     if not hasattr(module, "parameters"):
         raise AttributeError(f"parameter file {name_or_path!r} defines no parameters() function")
     params = module.parameters()

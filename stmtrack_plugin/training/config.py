@@ -14,14 +14,12 @@ whenever the reference batch is reached.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import math
 import os
 from dataclasses import dataclass, field
 from typing import Tuple
 
-from stmtrack_plugin.config import ModelConfig
+from stmtrack_plugin.config import ModelConfig, load_parameter_module, shipped_parameter_files
 
 #: dataset kinds understood by :func:`stmtrack_plugin.training.datasets.build_dataset`
 DATASET_KINDS = ("got10k", "lasot", "trackingnet", "imagenet_vid", "imagenet_det", "coco", "otb")
@@ -128,21 +126,14 @@ def load_recipe(name_or_path: str) -> TrainConfig:
 
     ``tiny`` and ``train_tiny`` both name ``parameters/train_tiny.py``.
     """
-    if name_or_path.endswith(".py") or os.sep in name_or_path:
-        if not os.path.isfile(name_or_path):
-            raise FileNotFoundError(f"recipe file not found: {name_or_path}")
-        spec = importlib.util.spec_from_file_location("_stmtrack_user_recipe", name_or_path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    else:
-        module_name = name_or_path if name_or_path.startswith("train_") else f"train_{name_or_path}"
-        try:
-            module = importlib.import_module(f"stmtrack_plugin.parameters.{module_name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"stmtrack_plugin.parameters.{module_name}":
-                raise
-            raise KeyError(f"no training recipe named {name_or_path!r}; available: "
-                           f"{', '.join(available_recipes())}") from None
+    module_name = name_or_path
+    if not (name_or_path.endswith(".py") or os.sep in name_or_path or name_or_path.startswith("train_")):
+        module_name = f"train_{name_or_path}"
+    try:
+        module = load_parameter_module(module_name, "training recipe file")
+    except KeyError:
+        raise KeyError(f"no training recipe named {name_or_path!r}; available: "
+                       f"{', '.join(available_recipes())}") from None
     if not hasattr(module, "recipe"):
         raise AttributeError(f"recipe file {name_or_path!r} defines no recipe() function")
     cfg = module.recipe()
@@ -153,9 +144,4 @@ def load_recipe(name_or_path: str) -> TrainConfig:
 
 def available_recipes() -> list:
     """Names (without the ``train_`` prefix) of the recipes shipped in ``parameters/``."""
-    import pkgutil
-
-    from stmtrack_plugin import parameters as pkg
-
-    return sorted(m.name[len("train_"):] for m in pkgutil.iter_modules(pkg.__path__)
-                  if m.name.startswith("train_"))
+    return [n[len("train_"):] for n in shipped_parameter_files("train_")]
