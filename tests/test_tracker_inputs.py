@@ -116,6 +116,21 @@ def test_non_contiguous_frames_give_the_same_result(tracker):
     assert tracker.track(img).box == r_view.box
 
 
+def test_drawing_on_frames_after_track_changes_nothing(tracker):
+    """The frame is memorized at the next track() call: the tracker must keep its own copy."""
+    frames = [frame(seed=k) for k in range(6)]
+    tracker.initialize(frames[0], [60, 40, 40, 30])
+    clean = [tracker.track(f).box for f in frames[1:]]
+    frames = [frame(seed=k) for k in range(6)]
+    tracker.initialize(frames[0], [60, 40, 40, 30])
+    frames[0][:] = 255  # a caller drawing on (here: overwriting) frames it already passed in
+    drawn = []
+    for f in frames[1:]:
+        drawn.append(tracker.track(f).box)
+        f[:] = 0
+    assert drawn == clean
+
+
 def test_frame_size_change_is_refused(tracker):
     tracker.initialize(frame(), [60, 40, 40, 30])
     with pytest.raises(ValueError, match="frame size changed from 160x120 to 161x120"):

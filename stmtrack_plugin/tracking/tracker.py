@@ -148,7 +148,7 @@ class STMTracker:
         self._state = _VideoState(
             image_wh=image_wh, pad_colour=mean_colour(image),
             base_size=(size / np.float32(scale)).astype(np.float32), pos=pos, size=size,
-            scale=scale, last_image=image, last_pscore=1.0, frame_index=0)
+            scale=scale, last_image=image.copy(), last_pscore=1.0, frame_index=0)
 
     def track(self, image: np.ndarray) -> TrackResult:
         """Track the target in the next frame; returns its box and score."""
@@ -182,7 +182,8 @@ class STMTracker:
         pos, size = update_box(choice, boxes_cxywh, st.pos, st.size, crop_scale, p.crop_size,
                                p.test_lr)
         pos, size = clamp_box(pos, size, st.image_wh, p.min_w, p.min_h)
-        st.pos, st.size, st.last_image, st.frame_index = pos, size, image, n
+        # a private copy: callers often draw on their frame after track() returns
+        st.pos, st.size, st.last_image, st.frame_index = pos, size, image.copy(), n
         st.scale = math.sqrt(np.prod(size) / np.prod(st.base_size))
         st.last_pscore = choice.pscore
         self._prune_memory(n)
