@@ -41,8 +41,6 @@ def bank_only(n_frames: int, num_segments: int = 4, bytes_per_frame: int = 512 *
 
 
 def build_tracker(args):
-    import torch
-
     from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.tracking import STMTracker
 

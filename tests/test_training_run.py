@@ -178,11 +178,8 @@ def test_pretrained_backbones_are_loaded_and_frozen(data_root, tmp_path, capsys)
 
 
 def test_trained_checkpoint_loads_into_the_tracker_and_tracks(data_root, tmp_path):
-    try:
-        from stmtrack_plugin.tracking import STMTracker
-    except ImportError:
-        pytest.skip("stmtrack_plugin.tracking.STMTracker not merged into this branch yet")
     from stmtrack_plugin.config import TrackerParams
+    from stmtrack_plugin.tracking import STMTracker
     from stmtrack_plugin.utils.io import read_image_bgr
     from stmtrack_plugin.utils.sequences import load_otb_sequence
 

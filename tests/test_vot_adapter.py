@@ -4,7 +4,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,6 @@ from stmtrack_plugin.adapters.layouts import read_reset_file
 from stmtrack_plugin.adapters.protocols import init_box, run_reset
 from stmtrack_plugin.adapters.vot_trax import Request, region_to_box, serve
 from stmtrack_plugin.adapters.vot_workspace import WorkspaceOptions, prepare_workspace
-from stmtrack_plugin.utils.io import read_image_bgr
 from stmtrack_plugin.utils.sequences import load_otb_sequence
 from toolkit_helpers import TemplateTracker, one_thread
 

@@ -30,7 +30,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
-from got10k.datasets import OTB, VOT, GOT10k  # noqa: E402
+from got10k.datasets import OTB, VOT  # noqa: E402
 from got10k.experiments import (ExperimentGOT10k, ExperimentOTB, ExperimentUAV123,  # noqa: E402
                                 ExperimentVOT)
 
