@@ -36,7 +36,7 @@ from got10k.experiments import (ExperimentGOT10k, ExperimentOTB, ExperimentUAV12
 
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout  # noqa: E402
 from stmtrack_plugin.adapters.runner import Job  # noqa: E402
-from stmtrack_plugin.evaluation.metrics import ope  # noqa: E402
+from stmtrack_plugin.evaluation.metrics import mean_result, ope  # noqa: E402
 from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
 
 BENCHMARKS = ("otb", "uav123", "got10k", "lasot", "vot")
@@ -211,7 +211,7 @@ class ExperimentLaSOT(ExperimentOTB):
                 results.append(res)
                 speeds.append(speed)
                 seq_wise[seq_name] = _scores(res, speed)
-            overall = _scores(_mean_result(results), _mean_speed(speeds))
+            overall = _scores(mean_result(results), _mean_speed(speeds))
             performance[name] = {"overall": overall, "seq_wise": seq_wise}
         report_dir = os.path.join(self.report_dir, tracker_names[0])
         atomic_write_text(os.path.join(report_dir, "performance.json"),
@@ -231,15 +231,6 @@ def _speed(time_file):
 def _mean_speed(speeds):
     valid = [s for s in speeds if s > 0]
     return float(np.mean(valid)) if valid else -1.0
-
-
-def _mean_result(results):
-    from stmtrack_plugin.evaluation.metrics import OPEResult
-
-    return OPEResult(np.mean([r.success_curve for r in results], 0),
-                     np.mean([r.precision_curve for r in results], 0),
-                     np.mean([r.norm_precision_curve for r in results], 0),
-                     sum(r.n_frames for r in results))
 
 
 def _scores(res, speed) -> dict:

@@ -101,12 +101,9 @@ def ope(pred: np.ndarray, gt: np.ndarray, valid: Optional[np.ndarray] = None) ->
     )
 
 
-def ope_many(pairs) -> OPEResult:
-    """Average of per-sequence curves (each sequence weighs the same, as in OTB/LaSOT reports).
-
-    ``pairs`` is an iterable of ``(pred, gt)`` or ``(pred, gt, valid)`` tuples.
-    """
-    results = [ope(*p) for p in pairs]
+def mean_result(results) -> OPEResult:
+    """Average of per-sequence curves (each sequence weighs the same, as in OTB/LaSOT reports)."""
+    results = list(results)
     if not results:
         raise ValueError("no sequences to evaluate")
     return OPEResult(
@@ -115,3 +112,8 @@ def ope_many(pairs) -> OPEResult:
         norm_precision_curve=np.mean([r.norm_precision_curve for r in results], axis=0),
         n_frames=sum(r.n_frames for r in results),
     )
+
+
+def ope_many(pairs) -> OPEResult:
+    """:func:`mean_result` of :func:`ope` over ``(pred, gt)`` or ``(pred, gt, valid)`` tuples."""
+    return mean_result(ope(*p) for p in pairs)
