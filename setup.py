@@ -27,7 +27,8 @@ EXTRAS = {
     # experiments; attributee 0.1.10 does not import on Python >= 3.11 (see README, "VOT").
     "vot": ["vot-toolkit==0.7.4", "attributee==0.1.9", "vot-trax>=4,<5"],
     # GOT-10k toolkit: PyPI 0.1.3; the package supplies what it lacks (LaSOT) and patches numpy 2.
-    "got10k": ["got10k==0.1.3", "shapely"],
+    # got10k imports six without declaring it.
+    "got10k": ["got10k==0.1.3", "shapely", "six"],
     "train": ["tensorboard"],
     "test": ["pytest>=7", "pytest-timeout"],
 }
