@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from parity_env import environment_differs, version_mismatches
 from stmtrack_plugin.model import build_model, load_checkpoint, memory_read
 
 RTOL, ATOL, BOX_ATOL = 1e-5, 1e-4, 5e-4
@@ -27,6 +28,8 @@ def _inputs(npz):
 @pytest.mark.torch_threads(2)
 @pytest.mark.parametrize("T", [3, 6])
 def test_forward_matches_authors(shared_dir, seed0_model, T):
+    if version_mismatches({"torch": "2.13.0"}):  # the parity README: torch 2.13.0 (CPU build)
+        environment_differs(f"torch {torch.__version__} installed, fixtures made with 2.13.0")
     ref = np.load(shared_dir / "parity" / f"forward_T{T}.npz")
     assert int(ref["T"]) == T and int(ref["weights_seed"]) == 0
     im_m, label_m, im_q = _inputs(ref)

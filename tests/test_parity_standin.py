@@ -14,6 +14,7 @@ import pytest
 from stmtrack_plugin.config import load_parameters
 from stmtrack_plugin.tracking import STMTracker
 from stmtrack_plugin.utils.io import read_image_bgr
+from parity_env import require_fixture_environment
 
 RUNS = [f"{seq}__{bench}" for seq in ("Car4", "Couple", "Crossing", "Jogging-1", "TLP_Bike", "bag",
                                       "uav_boat1", "uav_person12_1", "uav_wakeboard10")
@@ -55,6 +56,7 @@ def test_standin_parity(run, standin_model, shared_dir, sequences_dir):
                 "confidence_threshold", "num_segments"):
         assert getattr(params, key) == meta["params"][key], key
     frames = [str(sequences_dir / seq / f) for f in meta["frames"][:meta["n_frames_run"]]]
+    require_fixture_environment(meta, frames)
     tracker = STMTracker(standin_model, params)
     check_run(tracker, frames, ref, meta["init_box"])
     # memory stays bounded by the pruning rule: frame 0 and frames ~n/8 .. n-1
@@ -67,6 +69,7 @@ def test_memory_cap_is_exact_while_it_fits_and_bounded_after(standin_model, shar
     meta = json.loads((shared_dir / "parity" / "standin" / f"{run}.json").read_text())
     ref = dict(np.load(shared_dir / "parity" / "standin" / f"{run}.npz"))
     frames = [str(sequences_dir / "Crossing" / f) for f in meta["frames"]]
+    require_fixture_environment(meta, frames)
     # 120 frames: at most 1 + 119 - 15 = 105 frames are ever reachable, so a cap of 105 is exact
     check_run(STMTracker(standin_model, load_parameters("otb", max_memory_frames=105)), frames,
               ref, meta["init_box"])

@@ -17,6 +17,7 @@ import pytest
 from stmtrack_plugin.config import load_parameters
 from stmtrack_plugin.tracking import STMTracker
 from stmtrack_plugin.utils.io import read_image_bgr
+from parity_env import require_fixture_environment
 
 RUNS = [f"{seq}__{bench}" for seq in ("synth", "Crossing", "bag")
         for bench in ("got10k", "otb", "vot")]
@@ -41,6 +42,7 @@ def run_fixture(run, model, shared_dir, sequences_dir, max_frames=None):
     ref = dict(np.load(track_dir / f"{run}.npz"))
     root = shared_dir / "parity" / "synth" if seq == "synth" else sequences_dir / seq
     names = meta["frames"][:max_frames]
+    require_fixture_environment(meta, [root / name for name in names])
     tracker = STMTracker(model, load_parameters(PARAMS[bench]), debug=True)
     tracker.initialize(read_image_bgr(root / names[0]), meta["init_box"])
     memory_sizes = []
