@@ -120,3 +120,22 @@ def test_sigterm_keeps_the_frames_tracked_so_far(tiny_weights, sequences_dir, tm
     rows = _rows(out)
     assert 5 <= len(rows) < n
     assert f"terminated: wrote the {len(rows)} frames tracked so far" in "".join(seen)
+
+
+def test_video_decode_error_keeps_the_frames_before_it(tiny_weights, sequences_dir, tmp_path,
+                                                        capsys):
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (360, 240))
+    for i in range(1, 7):
+        writer.write(cv2.imread(str(sequences_dir / "Crossing" / "img" / f"{i:04d}.jpg")))
+    writer.release()
+    data = bytearray(video.read_bytes())
+    starts = [i for i in range(len(data) - 2) if data[i:i + 3] == b"\xff\xd8\xff"]
+    assert len(starts) == 6  # one JPEG per frame
+    data[starts[2]:starts[2] + 600] = bytes(600)  # frame 3 no longer decodes; 4-6 still do
+    video.write_bytes(bytes(data))
+    out = tmp_path / "out.txt"
+    assert _track(tiny_weights, video, out) == 1
+    assert len(_rows(out)) == 2
+    err = capsys.readouterr().err
+    assert f"could not decode frame 3 of {video}" in err
