@@ -67,8 +67,12 @@ def test_results_without_a_record_are_not_reused(tmp_path, clips):
     os.remove(tmp_path / "res" / ".stmtrack" / "Crossing.json")  # as an older version left it
     with pytest.raises(provenance.ResultMismatch, match="no record of what produced it"):
         run_jobs(make_template_tracker, jobs, progress=False)
+    (tmp_path / "res" / ".stmtrack" / "bag.json").write_text("{trunc")
+    with pytest.raises(provenance.ResultMismatch, match="bag: its record .* is unreadable"):
+        run_jobs(make_template_tracker, jobs, progress=False)
     summary = run_jobs(make_template_tracker, jobs, progress=False, overwrite=True)
-    assert summary.finished == ["Crossing"] and summary.skipped == ["bag"]
+    assert sorted(summary.finished) == ["Crossing", "bag"] and summary.skipped == []
+    assert run_jobs(make_template_tracker, jobs, progress=False).skipped == ["Crossing", "bag"]
 
 
 def test_weights_are_hashed_once_per_run_not_per_sequence(tmp_path, clips, monkeypatch):

@@ -85,7 +85,7 @@ def read_record(layout_root: str, seq: str) -> Optional[dict]:
         with open(path) as f:
             data = json.load(f)
     except (OSError, ValueError):
-        return {}  # unreadable: differs in every key
+        return {}  # unreadable: never matches
     return data if isinstance(data, dict) else {}
 
 
@@ -99,6 +99,8 @@ def differences(stored: Optional[dict], current: dict) -> list:
     """Human-readable differences between a stored record and the current run's (empty: same)."""
     if stored is None:
         return ["no record of what produced it (written by an older version)"]
+    if not stored:
+        return [f"its record ({RECORD_DIR}/<sequence>.json) is unreadable"]
     out = []
     for key in sorted(set(stored) | set(current)):
         if key.startswith(INFO_PREFIX):
