@@ -61,15 +61,18 @@ class TemplateTracker:
 class ShiftingTracker:
     """Returns the init box moved by ``step`` px right per frame: fails predictably."""
 
-    def __init__(self, step: float = 40.0):
-        self.step = step
+    def __init__(self, step: float = 40.0, delay: float = 0.0):
+        self.step, self.delay = step, delay
 
     def initialize(self, image, box):
         self.box = np.asarray(box, dtype=np.float64)
 
     def track(self, image):
+        import time
+
         from stmtrack_plugin.adapters.peers import PeerResult
 
+        time.sleep(self.delay)
         self.box = self.box + np.array([self.step, 0, 0, 0])
         return PeerResult(tuple(self.box), 0.5)
 
@@ -167,3 +170,15 @@ def one_thread():
         yield
     finally:
         torch.set_num_threads(previous)
+
+
+class PidRecordingTracker:
+    """Picklable factory: each process that builds a tracker leaves ``<folder>/<pid>``; the
+    tracker is slow (``delay`` s per frame), so a run with it is still going when killed."""
+
+    def __init__(self, folder: str, delay: float = 2.0):
+        self.folder, self.delay = folder, delay
+
+    def __call__(self):
+        Path(self.folder, str(os.getpid())).write_text("")
+        return ShiftingTracker(step=0.0, delay=self.delay)

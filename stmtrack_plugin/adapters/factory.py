@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 from typing import Optional, Union
 
-from stmtrack_plugin.adapters.peers import PEER_NAMES, OpenCVPeer
-from stmtrack_plugin.config import TrackerParams, load_parameters
+from stmtrack_plugin.adapters.peers import PEER_NAMES, OpenCVPeer, find_nanotrack_files
+from stmtrack_plugin.config import TrackerParams, load_parameters, resolve_weights
 
 #: environment variables read by the toolkit entry points (VOT server, pytracking shims)
 PARAMS_ENV = "STMTRACK_PARAMS"
@@ -74,6 +74,26 @@ class TrackerSpec:
 
     def __call__(self):
         return self.build()
+
+    def provenance(self) -> dict:
+        """What a result made by this tracker depends on (see :mod:`provenance`): package version,
+        kind, weights SHA-256 (hashed once per file), every parameter; the weights path and the
+        device are informational. Raises ``FileNotFoundError`` for missing weights."""
+        from stmtrack_plugin import __version__
+        from stmtrack_plugin.adapters.provenance import file_sha256, flatten
+
+        record = {"package_version": __version__, "tracker": self.kind, "info.device": self.device}
+        if self.kind == "stmtrack":
+            weights = resolve_weights(self.weights)
+            record.update({"weights_sha256": file_sha256(weights),
+                           "info.weights": os.path.abspath(weights), "info.params": self.params})
+            record.update(flatten("params", load_parameters(self.params)))
+        elif self.kind == "nanotrack":
+            files = find_nanotrack_files(self.nanotrack_dir)
+            record["weights_sha256"] = "+".join(file_sha256(f) for f in files)
+        else:  # OpenCV peers without model files
+            record["weights_sha256"] = None
+        return record
 
 
 def spec_from_env(env=None, kind: str = "stmtrack") -> TrackerSpec:

@@ -3,6 +3,14 @@
 * Each sequence is a :class:`Job` (frames, ground truth, protocol, output layout).
 * A job whose result file exists is skipped, so re-running a command resumes where it stopped;
   result files are written atomically (see :mod:`layouts`), so an interrupted sequence is redone.
+* Beside every result the runner keeps a record of what produced it (weights SHA-256, every
+  parameter, the frame limit, the package version: :mod:`provenance`). A result whose record
+  differs from the current run's (or that has none) is never reused: the run stops before
+  tracking with :class:`provenance.ResultMismatch` naming the differences, unless ``overwrite``,
+  which re-runs those sequences. The record is written before the result file, and an old result
+  is removed first, so a result file always sits next to its own record.
+* Output folders are checked writable before anything is tracked.
+* Worker processes exit when the driver process dies (a watchdog thread polls the parent pid).
 * ``workers > 1`` runs sequences in that many processes (``spawn`` start method, safe with torch);
   each builds its tracker once from a picklable factory (e.g. :class:`factory.TrackerSpec`).
 * An exception on one sequence is reported (with its traceback) and the others go on; a worker
@@ -15,14 +23,18 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import numpy as np
 
+from stmtrack_plugin.adapters import provenance
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import run_ope, run_reset
+from stmtrack_plugin.utils.io import ensure_writable
 
 Layout = Union[OPELayout, GOT10kLayout, BaselineLayout]
 
@@ -54,14 +66,31 @@ class Job:
     def done(self) -> bool:
         return os.path.isfile(self.layout.result_file(self.name))
 
-    def execute(self, tracker) -> None:
-        """Run the protocol and write the result files."""
+    def record(self, run_record: dict) -> dict:
+        """The run's provenance record plus this job's protocol settings."""
+        extra = {"protocol": self.protocol}
+        if self.protocol == "reset":
+            extra["skip"] = self.skip
+        return provenance.normalised({**run_record, **extra})
+
+    def differences(self, run_record: dict) -> list:
+        """Why the existing result may not be reused (empty: it matches this run)."""
+        stored = provenance.read_record(self.layout.root, self.name)
+        return provenance.differences(stored, self.record(run_record))
+
+    def execute(self, tracker, run_record: Optional[dict] = None) -> None:
+        """Run the protocol and write the result files; the old result (if any) goes first,
+        then the provenance record, then the new result (the file that means "done")."""
         init = self.init_boxes if self.init_boxes is not None else _bounds(self.groundtruth)
         if self.protocol == "ope":
-            record = run_ope(tracker, self.frames, init[0])
+            result = run_ope(tracker, self.frames, init[0])
         else:
-            record = run_reset(tracker, self.frames, self.groundtruth, init, skip=self.skip)
-        self.layout.write(self.name, record)
+            result = run_reset(tracker, self.frames, self.groundtruth, init, skip=self.skip)
+        if self.done:
+            os.remove(self.layout.result_file(self.name))
+        if run_record is not None:
+            provenance.write_record(self.layout.root, self.name, self.record(run_record))
+        self.layout.write(self.name, result)
 
 
 def _bounds(regions) -> np.ndarray:
@@ -97,8 +126,27 @@ _WORKER_TRACKER = None
 _WORKER_INIT_ERROR: Optional[str] = None
 
 
-def _init_worker(factory, threads: Optional[int]) -> None:
+#: seconds between a worker's checks that the driver process is still alive
+PARENT_POLL_S = 0.5
+
+
+def _exit_when_parent_dies(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Start a daemon thread that ends this process once ``parent_pid`` is no longer its parent
+    (the driver died, even by SIGKILL: the worker is re-parented). Portable (no prctl), and it
+    works while the main thread is blocked reading the pool's call queue."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)  # nothing to clean up: the driver that wanted the results is gone
+
+    threading.Thread(target=watch, name="stmtrack-parent-watchdog", daemon=True).start()
+
+
+def _init_worker(factory, threads: Optional[int], parent_pid: Optional[int] = None) -> None:
     global _WORKER_TRACKER, _WORKER_INIT_ERROR
+    if parent_pid is not None:
+        _exit_when_parent_dies(parent_pid)
     _set_threads(threads)
     try:
         _WORKER_TRACKER = factory()
@@ -119,11 +167,11 @@ def _set_threads(threads: Optional[int]):
     return previous
 
 
-def _run_in_worker(job: Job) -> Optional[str]:
+def _run_in_worker(job: Job, run_record: Optional[dict] = None) -> Optional[str]:
     if _WORKER_INIT_ERROR is not None:
         return _WORKER_INIT_ERROR
     try:
-        job.execute(_WORKER_TRACKER)
+        job.execute(_WORKER_TRACKER, run_record)
         return None
     except Exception:
         return traceback.format_exc()
@@ -132,19 +180,38 @@ def _run_in_worker(job: Job) -> Optional[str]:
 # --- driver side --------------------------------------------------------------------------
 def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 1,
              progress: bool = True, desc: str = "sequences",
-             threads_per_worker: Optional[int] = None) -> RunSummary:
+             threads_per_worker: Optional[int] = None, settings: Optional[dict] = None,
+             overwrite: bool = False) -> RunSummary:
     """Run ``jobs`` with trackers from ``factory``; never raises for a failing sequence.
 
     ``factory`` is called once per process (once in total when ``workers`` is 1) and must be
     picklable when ``workers > 1``. Failures are printed as they happen and collected in the
     returned :class:`RunSummary`.
+
+    Provenance: the run's record is ``factory.provenance()`` (or the factory's name) plus
+    ``settings`` (e.g. ``{"max_frames": 50, "init_rule": "stmtrack"}``). Existing results with
+    another record raise :class:`provenance.ResultMismatch` before anything runs, unless
+    ``overwrite`` (then they are run again and replaced). Unwritable output folders raise
+    :class:`~stmtrack_plugin.utils.io.NotWritableError`, also before anything runs.
     """
     from tqdm import tqdm
 
+    run_record = provenance.normalised({**provenance.factory_record(factory),
+                                        **(settings or {})})
     summary = RunSummary()
-    todo = []
+    todo, mismatched = [], {}
     for job in jobs:
-        (summary.skipped.append(job.name) if job.done else todo.append(job))
+        diffs = job.differences(run_record) if job.done else None
+        if diffs == []:
+            summary.skipped.append(job.name)
+        elif diffs and not overwrite:
+            mismatched[job.name] = diffs
+        else:
+            todo.append(job)
+    if mismatched:
+        raise provenance.ResultMismatch(_mismatch_message(jobs, mismatched))
+    for root in sorted({job.layout.root for job in todo}):
+        ensure_writable(root, "results")
     bar = tqdm(total=len(jobs), initial=len(summary.skipped), desc=desc, unit="seq",
                disable=not progress, file=sys.stderr)
 
@@ -159,21 +226,37 @@ def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 
 
     try:
         if todo and workers <= 1:
-            _run_serial(factory, todo, report, threads_per_worker)
+            _run_serial(factory, todo, report, threads_per_worker, run_record)
         elif todo:
-            _run_pool(factory, todo, report, workers, threads_per_worker)
+            _run_pool(factory, todo, report, workers, threads_per_worker, run_record)
     finally:
         bar.close()
     return summary
 
 
-def _run_serial(factory, jobs, report, threads) -> None:
+def _mismatch_message(jobs, mismatched: Dict[str, list]) -> str:
+    """One paragraph per distinct set of differences, naming the sequences."""
+    roots = sorted({job.layout.root for job in jobs if job.name in mismatched})
+    groups: Dict[tuple, list] = {}
+    for name, diffs in mismatched.items():
+        groups.setdefault(tuple(diffs), []).append(name)
+    lines = [f"{len(mismatched)} existing result(s) in {', '.join(roots)} were not made by this "
+             "run's tracker and settings, so they cannot be resumed:"]
+    for diffs, names in groups.items():
+        shown = ", ".join(sorted(names)[:5]) + (" ..." if len(names) > 5 else "")
+        lines.append(f"  {shown}: " + "; ".join(diffs))
+    lines.append("Pass --overwrite to run them again and replace them (or use another results "
+                 "folder or --name).")
+    return "\n".join(lines)
+
+
+def _run_serial(factory, jobs, report, threads, run_record) -> None:
     previous = _set_threads(threads)
     try:
         tracker = factory()
         for job in jobs:
             try:
-                job.execute(tracker)
+                job.execute(tracker, run_record)
                 report(job, None)
             except Exception:
                 report(job, traceback.format_exc())
@@ -191,16 +274,17 @@ def _new_pool(factory, workers, threads):
         threads = max(1, (os.cpu_count() or 1) // workers)
     ctx = multiprocessing.get_context("spawn")
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
-                                  initializer=_init_worker, initargs=(factory, threads))
+                                  initializer=_init_worker,
+                                  initargs=(factory, threads, os.getpid()))
 
 
-def _run_pool(factory, jobs, report, workers, threads) -> None:
+def _run_pool(factory, jobs, report, workers, threads, run_record) -> None:
     """Process pool; a pool broken by a dying worker is rebuilt and its jobs retried once."""
     attempts = {job.name: 0 for job in jobs}
     pending = list(jobs)
     while pending:
         pool = _new_pool(factory, min(workers, len(pending)), threads)
-        futures = {pool.submit(_run_in_worker, job): job for job in pending}
+        futures = {pool.submit(_run_in_worker, job, run_record): job for job in pending}
         pending = []
         for future in cf.as_completed(futures):
             job = futures[future]

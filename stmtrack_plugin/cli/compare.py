@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--names", nargs="+", help="only these videos")
     p.add_argument("--max-frames", type=int, help="score (and run peers on) the first N frames")
     p.add_argument("--workers", type=int, default=1, help="processes for --run-peers")
+    p.add_argument("--overwrite", action="store_true", help="--run-peers: re-run and replace "
+                   "peer results made with other settings (--max-frames, --gt-base)")
     p.add_argument("--gt-base", type=int, choices=(0, 1), default=1,
                    help="index base of the ground truth (OTB: 1); peers start from the 0-based "
                    "box and their results are written in the ground truth's convention")
@@ -68,7 +70,9 @@ def _run_peers(peers, seqs, args) -> list:
         layout = OPELayout(os.path.join(args.results, peer), origin=base)
         jobs = [Job(name, frames, gt, layout, init_boxes=gt - [base, base, 0, 0])
                 for name, (frames, gt) in seqs.items()]
-        summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet, desc=peer)
+        summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet, desc=peer,
+                           overwrite=args.overwrite,
+                           settings={"max_frames": args.max_frames, "gt_base": args.gt_base})
         print(f"{peer}: {summary.describe()}")
         if not summary.ok:
             failed.append(peer)
@@ -93,7 +97,7 @@ def run(args) -> int:
             raise ValueError("no trackers to compare (give --trackers and/or --run-peers)")
         gt = {name: g for name, (_, g) in seqs.items()}
         scores, skipped = score_trackers(gt, args.results, trackers)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:  # also unwritable results, ResultMismatch
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if skipped:

@@ -3,8 +3,10 @@
   stmtrack eval --toolkit got10k --benchmark otb --root OTB100 --params otb --weights W.pkl
   stmtrack eval --toolkit pysot --dataset VOT2018 --root VOT2018 --params vot2018 --weights W.pkl
 
-Re-running resumes (finished sequences are skipped); `--workers N` runs N processes; a sequence
-that fails is reported and the others go on (exit status 1 if any failed).
+Re-running resumes (finished sequences are skipped); a result made with other weights,
+parameters or --max-frames is never reused: the run stops naming what differs, and `--overwrite`
+replaces such results. `--workers N` runs N processes; a sequence that fails is reported and the
+others go on (exit status 1 if any failed).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import sys
 
 from stmtrack_plugin.adapters.factory import TrackerSpec
 from stmtrack_plugin.adapters.peers import PEER_NAMES
+from stmtrack_plugin.utils.io import ensure_writable
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -42,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-frames", type=int, help="only the first N frames (smoke runs)")
     p.add_argument("--compare", nargs="*", default=[],
                    help="other result names to report next to ours (got10k)")
+    p.add_argument("--overwrite", action="store_true", help="re-run and replace existing "
+                   "results made with other weights, parameters or --max-frames")
     p.add_argument("--no-report", action="store_true", help="run only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -77,9 +82,12 @@ def run_got10k(args, spec: TrackerSpec) -> int:
         version = int(version)
     exp = gx.make_experiment(args.benchmark, args.root, args.results, args.reports,
                              args.max_frames, version)
+    if not args.no_report:
+        ensure_writable(args.reports, "reports")
     summary = run_jobs(spec, gx.make_jobs(exp, spec.name), workers=args.workers,
                        progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
-                       threads_per_worker=args.threads)
+                       threads_per_worker=args.threads, overwrite=args.overwrite,
+                       settings={"max_frames": args.max_frames})
     print(summary.describe())
     if not args.no_report and summary.ok:
         if args.benchmark == "got10k" and exp.subset == "test":
@@ -109,7 +117,9 @@ def run_pysot(args, spec: TrackerSpec) -> int:
     jobs = pysot.make_jobs(args.root, args.dataset, args.results, spec.name, args.max_frames,
                            init_rule=args.init_rule)
     summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet,
-                       desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads)
+                       desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads,
+                       overwrite=args.overwrite,
+                       settings={"max_frames": args.max_frames, "init_rule": args.init_rule})
     print(summary.describe())
     print(f"results: {os.path.join(args.results, args.dataset, spec.name)}")
     return 0 if summary.ok else 1
@@ -118,10 +128,12 @@ def run_pysot(args, spec: TrackerSpec) -> int:
 def run(args) -> int:
     try:
         spec = _spec(args)
+        ensure_writable(args.results, "results")
         if args.toolkit == "got10k":
             return run_got10k(args, spec)
         return run_pysot(args, spec)
-    except (FileNotFoundError, KeyError, ValueError, RuntimeError) as exc:
-        # missing weights / dataset / parameter file, unavailable peer: no traceback needed
+    except (OSError, KeyError, ValueError, RuntimeError) as exc:
+        # missing weights / dataset / parameter file, unavailable peer, unwritable results,
+        # results made differently (provenance.ResultMismatch): no traceback needed
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,12 +6,20 @@
 The init box comes from --box, else line 1 of --gt, else line 1 of the sequence folder's
 ground truth. Results: one ``x,y,w,h`` line per frame (0-based, line 1 = the init box), written
 atomically. With ground truth, the success AUC and the precision at 20 px are printed.
+
+Output folders are checked writable before tracking starts. The frames tracked so far are
+written when the run stops early: Ctrl-C (exit 130), SIGTERM (exit 143), or a frame that cannot
+be read or whose size differs from the first frame's (exit 1, naming the frame).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
+import signal
 import sys
+import threading
 import time
 
 import numpy as np
@@ -77,7 +85,7 @@ def run(args) -> int:
 
     try:
         return _run(args)
-    except (FileNotFoundError, ValueError, KeyError, TypeError, CheckpointError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"stmtrack track: error: {msg}", file=sys.stderr)
         return 2
@@ -99,27 +107,102 @@ def _initial_box_and_gt(args, source):
     return gt[0].tolist(), gt
 
 
-def _run(args) -> int:
-    from tqdm import tqdm
+class _Terminated(Exception):
+    """SIGTERM arrived (raised by the handler :func:`_terminate_like_ctrl_c` installs)."""
 
+
+@contextlib.contextmanager
+def _terminate_like_ctrl_c():
+    """Turn SIGTERM into :class:`_Terminated` while tracking (main thread only), so the frames
+    tracked so far are written as on Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _check_outputs(args) -> None:
+    """Fail before tracking when an output location cannot be written."""
+    import os
+
+    from stmtrack_plugin.utils.io import ensure_writable
+
+    if args.out != "-":
+        ensure_writable(os.path.dirname(os.path.abspath(args.out)), "results")
+    if args.video:
+        ensure_writable(os.path.dirname(os.path.abspath(args.video)), "annotated video")
+    if args.frames_out:
+        ensure_writable(args.frames_out, "annotated frames")
+
+
+def _run(args) -> int:
     from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.tracking import STMTracker
     from stmtrack_plugin.utils.io import atomic_write_text
-    from stmtrack_plugin.utils.video import Annotator, open_source
+    from stmtrack_plugin.utils.video import open_source
 
     source = open_source(args.source)
     box, gt = _initial_box_and_gt(args, source)
+    _check_outputs(args)
     params = load_parameters(args.params, **parse_overrides(args.set))
     tracker = STMTracker.from_params(params, weights=args.weights, device=resolve_device(args.device))
+    boxes, times = [], []
+    with _terminate_like_ctrl_c():
+        stop, failure = _track_frames(args, source, tracker, box, gt, boxes, times)
+    if not boxes:
+        raise ValueError(failure or f"no frames could be read from {args.source}")
+    _write_results(args.out, boxes, atomic_write_text)
+    where = "" if args.out == "-" else f" to {args.out}"
+    if failure is not None:
+        print(f"stmtrack track: error: {failure}; wrote the {len(boxes)} frames tracked before "
+              f"it{where}", file=sys.stderr)
+        return 1
+    if stop is not None:
+        print(f"{stop}: wrote the {len(boxes)} frames tracked so far{where}", file=sys.stderr)
+        return 130 if stop == "interrupted" else 143
+    _report(args, source.name, boxes, gt, times)
+    return 0
+
+
+def _track_frames(args, source, tracker, box, gt, boxes, times):
+    """Track into ``boxes``/``times`` (appended in place); returns ``(stop, failure)``: stop is
+    "interrupted" (Ctrl-C) or "terminated" (SIGTERM), failure a message naming a frame that
+    could not be read or changed size. Both None when every frame was tracked."""
+    from tqdm import tqdm
+
+    from stmtrack_plugin.utils.video import Annotator
+
     total = source.count if args.max_frames is None else min(args.max_frames, source.count or args.max_frames)
     annotator = Annotator(args.video, args.frames_out) if (args.video or args.frames_out) else None
-    boxes, times = [], []
-    interrupted = False
+    stop = failure = None
+    first_size = None
+    frames = source.frames()
     bar = tqdm(total=total, unit="frame", desc=source.name, disable=args.no_progress,
                file=sys.stderr)
     try:
-        for i, frame in enumerate(source.frames()):
+        for i in itertools.count():
             if args.max_frames is not None and i >= args.max_frames:
+                break
+            try:
+                frame = next(frames)
+            except StopIteration:
+                break
+            except ValueError as exc:  # corrupt image or undecodable video frame
+                failure = str(exc)
+                break
+            if first_size is None:
+                first_size = frame.shape[:2]
+            elif frame.shape[:2] != first_size:
+                failure = (f"{source.frame_label(i)} is {frame.shape[1]}x{frame.shape[0]} (WxH) "
+                           f"but the first frame is {first_size[1]}x{first_size[0]}")
                 break
             start = time.perf_counter()
             if i == 0:
@@ -137,19 +220,14 @@ def _run(args) -> int:
                 annotator.add(frame, out, gt_box, text)
             bar.update(1)
     except KeyboardInterrupt:
-        interrupted = True  # keep what was tracked: written below, then exit 130
+        stop = "interrupted"  # keep what was tracked: written by the caller, then exit 130
+    except _Terminated:
+        stop = "terminated"  # SIGTERM: the same, exit 143
     finally:
         bar.close()
         if annotator is not None:
             annotator.close()
-    if not boxes:
-        raise ValueError(f"no frames could be read from {args.source}")
-    _write_results(args.out, boxes, atomic_write_text)
-    if interrupted:
-        print(f"interrupted: wrote the {len(boxes)} frames tracked so far", file=sys.stderr)
-        return 130
-    _report(args, source.name, boxes, gt, times)
-    return 0
+    return stop, failure
 
 
 def _write_results(out: str, boxes, atomic_write_text) -> None:

@@ -35,6 +35,32 @@ def atomic_write_text(path: PathLike, text: str) -> None:
         raise
 
 
+class NotWritableError(OSError):
+    """An output folder cannot be created or written (read-only, full disk, no permission)."""
+
+
+def ensure_writable(folder: PathLike, what: str = "output") -> str:
+    """Create ``folder`` if needed and write + remove a probe file in it, so an unwritable
+    location fails before any tracking (not after the last frame). Returns the folder.
+
+    Raises :class:`NotWritableError` naming the folder and the system's reason.
+    """
+    folder = os.path.abspath(os.fspath(folder))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".probe-", dir=folder)
+        try:
+            os.write(fd, b"stmtrack write probe\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        raise NotWritableError(f"cannot write the {what} to {folder}: "
+                               f"{exc.strerror or exc}") from None
+    return folder
+
+
 def read_image_bgr(path: PathLike) -> np.ndarray:
     """Read a frame as an HxWx3 uint8 BGR array (``cv2.IMREAD_COLOR``), or raise naming the file."""
     import cv2

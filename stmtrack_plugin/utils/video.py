@@ -24,7 +24,15 @@ class FrameSource:
     _paths: Optional[List[str]] = None
     _video: Optional[str] = None
 
+    def frame_label(self, index: int) -> str:
+        """``frame <n> (<file>)`` for frame ``index`` (0-based), for error messages."""
+        if self._paths is not None and index < len(self._paths):
+            return f"frame {index + 1} ({self._paths[index]})"
+        return f"frame {index + 1} of {self._video or self.name}"
+
     def frames(self) -> Iterator[np.ndarray]:
+        """Frames in order; raises ``ValueError`` naming a frame that cannot be read (a corrupt
+        image, or a video frame that fails to decode before the end of the stream)."""
         if self._paths is not None:
             for path in self._paths:
                 yield read_image_bgr(path)
@@ -33,11 +41,16 @@ class FrameSource:
 
         cap = cv2.VideoCapture(self._video)
         try:
+            index = 0
             while True:
                 ok, frame = cap.read()
                 if not ok:
+                    # end of stream, unless more frames decode after this one (a corrupt frame)
+                    if self.count is not None and index < self.count and cap.grab():
+                        raise ValueError(f"could not decode {self.frame_label(index)}")
                     break
                 yield frame
+                index += 1
         finally:
             cap.release()
 
