@@ -36,7 +36,7 @@ from got10k.experiments import (ExperimentGOT10k, ExperimentOTB, ExperimentUAV12
 
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout  # noqa: E402
 from stmtrack_plugin.adapters.runner import Job  # noqa: E402
-from stmtrack_plugin.evaluation.metrics import mean_result, ope  # noqa: E402
+from stmtrack_plugin.evaluation.metrics import mean_result, ope, tracking_fps  # noqa: E402
 from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
 
 BENCHMARKS = ("otb", "uav123", "got10k", "lasot", "vot")
@@ -221,11 +221,11 @@ class ExperimentLaSOT(ExperimentOTB):
 
 
 def _speed(time_file):
+    """got10k's ``speed_fps`` of one time file (init frames are NaN there); -1 without timings."""
     if not os.path.isfile(time_file):
         return -1.0
-    times = np.atleast_1d(np.loadtxt(time_file))
-    times = times[np.isfinite(times) & (times > 0)]
-    return float(np.mean(1.0 / times)) if len(times) else -1.0
+    fps = tracking_fps(np.loadtxt(time_file, delimiter=",", ndmin=1))
+    return -1.0 if fps is None else fps
 
 
 def _mean_speed(speeds):

@@ -4,6 +4,13 @@ The toolkit hands ``init(image, box)`` / ``update(image)`` a ``PIL.Image`` in RG
 ``[x, y, w, h]`` (0-based, as in the dataset's ground truth); STMTrack wants BGR arrays, so the
 image is converted here. The tracker is deterministic, so got10k runs one repetition only.
 
+Timing: got10k's ``Tracker.track`` records the ``init`` time for frame 0 and its reports
+average ``1 / t`` over all frames; :meth:`STMTrackGOT10k.track` records NaN for frame 0 instead
+(as the package's own layouts do, see :mod:`stmtrack_plugin.adapters.layouts`), so
+``speed_fps`` is the tracking speed. It also builds the tracker before the first frame, so the
+model load is never timed. (got10k's ``ExperimentVOT.run`` times init frames itself; ``stmtrack
+eval --benchmark vot`` does not use that loop.)
+
 Importing this module imports ``got10k``; nothing else in the package does so eagerly.
 """
 from __future__ import annotations
@@ -49,6 +56,14 @@ class STMTrackGOT10k(Tracker):
         if self._tracker is None:
             self._tracker = self._spec.build()
         return self._tracker
+
+    def track(self, img_files, box, visualize: bool = False):
+        """got10k's loop; returns (N, 4) boxes and (N,) seconds with NaN for frame 0."""
+        self.tracker  # build (load weights) before anything is timed
+        boxes, times = super().track(img_files, box, visualize)
+        times = np.asarray(times, dtype=np.float64)
+        times[:1] = np.nan
+        return boxes, times
 
     def init(self, image, box) -> None:
         self.tracker.initialize(pil_to_bgr(image), [float(v) for v in np.asarray(box)[:4]])

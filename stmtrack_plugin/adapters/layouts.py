@@ -14,6 +14,14 @@ layout                 files (relative to ``root``)
 :class:`BaselineLayout` ``baseline/<seq>/<seq>_001.txt`` with ``1`` / ``2`` / ``0`` codes or boxes
                        (VOT reset protocol; pysot and got10k), optionally ``<seq>_time.txt``
 =====================  ==========================================================================
+
+Time files hold one line per frame: the seconds of the ``track`` call, ``NaN`` for frames that
+were not tracked (init and re-init frames, skipped frames). got10k writes the init time on
+line 1 and its reports (like the GOT-10k server) average ``1 / t`` over every finite positive
+line; STMTrack's ``initialize`` takes < 1 ms (the memory encoding runs in the next ``track``),
+so that one line would dominate the average (38-140 FPS reported for a 0.1-3 FPS tracker).
+Written as NaN, which got10k already uses for untimed frames, every got10k reader reports the
+tracking speed (:func:`stmtrack_plugin.evaluation.metrics.tracking_fps`).
 """
 from __future__ import annotations
 
@@ -66,7 +74,7 @@ class OPELayout:
 
     def write(self, seq: str, record: OPERecord) -> None:
         if self.write_times:
-            atomic_write_text(self.time_file(seq), _format_times(record.times))
+            atomic_write_text(self.time_file(seq), _format_times(record.tracking_times))
         boxes = np.asarray(record.boxes, dtype=np.float64) + [self.origin, self.origin, 0, 0]
         atomic_write_text(self.result_file(seq), format_boxes(boxes, self.precision))
 
@@ -83,7 +91,7 @@ class GOT10kLayout:
 
     def write(self, seq: str, record: OPERecord) -> None:
         times = os.path.join(self.root, seq, f"{seq}_time.txt")
-        atomic_write_text(times, _format_times(record.times))
+        atomic_write_text(times, _format_times(record.tracking_times))
         atomic_write_text(self.result_file(seq), format_boxes(record.boxes, self.precision))
 
 
@@ -105,7 +113,7 @@ class BaselineLayout:
     def write(self, seq: str, record: ResetRecord) -> None:
         if self.write_times:
             times = os.path.join(self.root, "baseline", seq, f"{seq}_time.txt")
-            atomic_write_text(times, _format_times(record.times))
+            atomic_write_text(times, _format_times(record.tracking_times))
         atomic_write_text(self.result_file(seq),
                           format_reset_entries(record.entries, self.precision))
 

@@ -7,6 +7,12 @@
   the result is code ``2`` (failure); the frames until ``skip`` frames later get ``0``; then the
   tracker is re-initialised on the ground truth (code ``1``).
 
+Timing: ``times[f]`` is the wall time of the tracker call on frame f (``initialize`` on init frames,
+``track`` otherwise; reading the image is not timed). :attr:`OPERecord.tracking_times` /
+:attr:`ResetRecord.tracking_times` blank the init frames (NaN): what the result files hold and
+what speed figures average (see :func:`stmtrack_plugin.evaluation.metrics.tracking_fps`).
+``on_frame(f, seconds, initialized)``, when given, is called after every timed frame (progress).
+
 Trackers follow the STMTracker interface: ``initialize(image_bgr, box)`` and
 ``track(image_bgr) -> .box, .score``; boxes are (x, y, w, h), 0-based, in image pixels. Frames are
 read as BGR with :func:`utils.io.read_image_bgr`.
@@ -15,7 +21,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import List, Sequence
+from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
@@ -33,6 +39,13 @@ class OPERecord:
     times: np.ndarray
     scores: np.ndarray
 
+    @property
+    def tracking_times(self) -> np.ndarray:
+        """(N,) seconds of the ``track`` calls; NaN for frame 0 (the ``initialize`` call)."""
+        t = np.array(self.times, dtype=np.float64)
+        t[:1] = np.nan
+        return t
+
 
 @dataclass(frozen=True)
 class ResetRecord:
@@ -47,6 +60,13 @@ class ResetRecord:
     scores: np.ndarray
 
     @property
+    def tracking_times(self) -> np.ndarray:
+        """(N,) seconds of the ``track`` calls; NaN for init (code 1) and skipped frames."""
+        t = np.array(self.times, dtype=np.float64)
+        t[[isinstance(e, int) and e == INIT for e in self.entries]] = np.nan
+        return t
+
+    @property
     def failures(self) -> int:
         return sum(1 for e in self.entries if isinstance(e, int) and e == FAILURE)
 
@@ -58,7 +78,12 @@ def _as_box(box) -> tuple:
     return vals
 
 
-def run_ope(tracker, frames: Sequence[str], init_box) -> OPERecord:
+#: progress callback: (frame index, seconds of the tracker call, True for an init frame)
+FrameCallback = Callable[[int, float, bool], None]
+
+
+def run_ope(tracker, frames: Sequence[str], init_box,
+            on_frame: Optional[FrameCallback] = None) -> OPERecord:
     """Track ``frames`` (paths) from ``init_box`` (x, y, w, h, 0-based) in one pass."""
     n = len(frames)
     if n == 0:
@@ -78,6 +103,8 @@ def run_ope(tracker, frames: Sequence[str], init_box) -> OPERecord:
             boxes[f] = _as_box(out.box)
             scores[f] = float(out.score)
         times[f] = time.perf_counter() - start
+        if on_frame is not None:
+            on_frame(f, times[f], f == 0)
     return OPERecord(boxes, times, scores)
 
 
@@ -185,7 +212,8 @@ def pysot_init_box(region) -> tuple:
     return init_box(region, "pysot")
 
 
-def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5) -> ResetRecord:
+def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5,
+              on_frame: Optional[FrameCallback] = None) -> ResetRecord:
     """Reset-based (supervised) run: 1 = init, 2 = failure, 0 = skipped, else a box.
 
     ``regions`` (N, 4 or 8) is the ground truth used for the overlap test (against the frame's
@@ -204,10 +232,13 @@ def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5
     for f, path in enumerate(frames):
         if f < restart:
             entries.append(SKIPPED)
+            if on_frame is not None:
+                on_frame(f, float("nan"), False)
             continue
         image = read_image_bgr(path)
         start = time.perf_counter()
-        if f == restart:
+        initializing = f == restart
+        if initializing:
             tracker.initialize(image, init_boxes[f].copy())
             entries.append(INIT)
             scores[f] = 1.0
@@ -221,4 +252,6 @@ def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5
                 entries.append(FAILURE)
                 restart = f + skip
         times[f] = time.perf_counter() - start
+        if on_frame is not None:
+            on_frame(f, times[f], initializing)
     return ResetRecord(tuple(entries), times, scores)

@@ -15,7 +15,8 @@
   each builds its tracker once from a picklable factory (e.g. :class:`factory.TrackerSpec`).
 * An exception on one sequence is reported (with its traceback) and the others go on; a worker
   process that dies outright is replaced and its sequence retried once before it is reported.
-* A tqdm bar shows sequences done.
+* A tqdm bar shows sequences done; with one worker a second bar shows the frames of the current
+  sequence and its tracking speed (:class:`FrameProgress`, init frames not counted).
 """
 from __future__ import annotations
 
@@ -78,14 +79,16 @@ class Job:
         stored = provenance.read_record(self.layout.root, self.name)
         return provenance.differences(stored, self.record(run_record))
 
-    def execute(self, tracker, run_record: Optional[dict] = None) -> None:
+    def execute(self, tracker, run_record: Optional[dict] = None, on_frame=None) -> None:
         """Run the protocol and write the result files; the old result (if any) goes first,
-        then the provenance record, then the new result (the file that means "done")."""
+        then the provenance record, then the new result (the file that means "done").
+        ``on_frame``: see :mod:`protocols`."""
         init = self.init_boxes if self.init_boxes is not None else _bounds(self.groundtruth)
         if self.protocol == "ope":
-            result = run_ope(tracker, self.frames, init[0])
+            result = run_ope(tracker, self.frames, init[0], on_frame=on_frame)
         else:
-            result = run_reset(tracker, self.frames, self.groundtruth, init, skip=self.skip)
+            result = run_reset(tracker, self.frames, self.groundtruth, init, skip=self.skip,
+                               on_frame=on_frame)
         if self.done:
             os.remove(self.layout.result_file(self.name))
         if run_record is not None:
@@ -99,6 +102,36 @@ def _bounds(regions) -> np.ndarray:
         return r
     xs, ys = r[:, 0::2], r[:, 1::2]
     return np.stack([xs.min(1), ys.min(1), xs.max(1) - xs.min(1), ys.max(1) - ys.min(1)], 1)
+
+
+class FrameProgress:
+    """A per-sequence tqdm bar of frames with the tracking speed as postfix.
+
+    The speed is :func:`~stmtrack_plugin.evaluation.metrics.tracking_fps` of the frames so far
+    (mean of ``1 / t`` over ``track`` calls; init frames are not tracking frames), the figure
+    the result files give.
+    """
+
+    def __init__(self, name: str, total: int, enabled: bool = True):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, desc=name, unit="frame", leave=False, disable=not enabled,
+                        file=sys.stderr, position=1)
+        self.inverse_sum, self.count = 0.0, 0
+
+    def __call__(self, frame: int, seconds: float, initialized: bool) -> None:
+        if not initialized and np.isfinite(seconds) and seconds > 0:
+            self.inverse_sum += 1.0 / seconds
+            self.count += 1
+            self.bar.set_postfix(fps=f"{self.fps:.2f}", refresh=False)
+        self.bar.update(1)
+
+    @property
+    def fps(self) -> float:
+        return self.inverse_sum / self.count if self.count else float("nan")
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 @dataclass
@@ -226,7 +259,7 @@ def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 
 
     try:
         if todo and workers <= 1:
-            _run_serial(factory, todo, report, threads_per_worker, run_record)
+            _run_serial(factory, todo, report, threads_per_worker, run_record, progress)
         elif todo:
             _run_pool(factory, todo, report, workers, threads_per_worker, run_record)
     finally:
@@ -250,16 +283,19 @@ def _mismatch_message(jobs, mismatched: Dict[str, list]) -> str:
     return "\n".join(lines)
 
 
-def _run_serial(factory, jobs, report, threads, run_record) -> None:
+def _run_serial(factory, jobs, report, threads, run_record, progress: bool = False) -> None:
     previous = _set_threads(threads)
     try:
         tracker = factory()
         for job in jobs:
+            frames = FrameProgress(job.name, len(job.frames), progress)
             try:
-                job.execute(tracker, run_record)
+                job.execute(tracker, run_record, on_frame=frames)
                 report(job, None)
             except Exception:
                 report(job, traceback.format_exc())
+            finally:
+                frames.close()
     finally:
         if previous is not None:
             import cv2

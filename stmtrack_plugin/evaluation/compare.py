@@ -17,7 +17,8 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from stmtrack_plugin.evaluation.metrics import CE_THRESHOLDS, IOU_THRESHOLDS, OPEResult, ope
+from stmtrack_plugin.evaluation.metrics import (CE_THRESHOLDS, IOU_THRESHOLDS, OPEResult, ope,
+                                               tracking_fps)
 from stmtrack_plugin.utils.io import atomic_write_text
 from stmtrack_plugin.utils.sequences import read_boxes
 
@@ -49,18 +50,25 @@ def find_time_file(tracker_dir: str, video: str) -> Optional[str]:
 
 
 def read_fps(time_file: str) -> Optional[float]:
-    """Mean of 1 / t over valid per-frame times (got10k's speed); several runs per line allowed."""
-    vals = []
+    """Tracking speed of one time file: :func:`metrics.tracking_fps` of its lines after the first.
+
+    One line per frame, one column per run (GOT-10k repetitions: comma-, tab- or space-
+    separated). Line 1 is the init frame: this package writes NaN there, other toolkits'
+    loops (got10k's ``Tracker.track``, pytracking) write the ``initialize`` time, which is not a
+    tracking frame, so it is always left out.
+    """
+    rows = []
     with open(time_file) as f:
         for line in f:
+            vals = []
             for tok in line.replace(",", " ").replace("\t", " ").split():
                 try:
                     vals.append(float(tok))
                 except ValueError:
                     continue
-    t = np.asarray(vals, dtype=np.float64)
-    t = t[np.isfinite(t) & (t > 0)]
-    return float(np.mean(1.0 / t)) if len(t) else None
+            if vals:
+                rows.append(vals)
+    return tracking_fps([v for row in rows[1:] for v in row])
 
 
 @dataclass(frozen=True)

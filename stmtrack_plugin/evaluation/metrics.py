@@ -117,3 +117,18 @@ def mean_result(results) -> OPEResult:
 def ope_many(pairs) -> OPEResult:
     """:func:`mean_result` of :func:`ope` over ``(pred, gt)`` or ``(pred, gt, valid)`` tuples."""
     return mean_result(ope(*p) for p in pairs)
+
+
+def tracking_fps(seconds) -> Optional[float]:
+    """Tracking speed in frames per second: got10k's mean of ``1 / t`` over the timed frames.
+
+    ``seconds`` holds one entry per frame; entries that are NaN or <= 0 are not timed tracking
+    frames and are left out. That is how got10k's reports (and the GOT-10k server) read a time
+    file, and how this package writes them: (re-)initialisation frames are NaN, because
+    STMTrack's ``initialize`` only stores the frame (< 1 ms; its memory encoding runs, and is
+    timed, inside the next ``track``), so a real init time would count as one 1000+ FPS frame.
+    Returns None when no frame is timed.
+    """
+    t = np.asarray(seconds, dtype=np.float64).reshape(-1)
+    t = t[np.isfinite(t) & (t > 0)]
+    return float(np.mean(1.0 / t)) if len(t) else None

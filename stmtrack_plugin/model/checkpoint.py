@@ -109,7 +109,10 @@ def load_checkpoint(model: STMTrack, path: str, weights_only: bool = True) -> Di
 
 def model_config_of(path: str, weights_only: bool = True) -> ModelConfig:
     """The :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
-    recorded = read_checkpoint(path, weights_only=weights_only).get("model_config")
+    return _config_of(read_checkpoint(path, weights_only=weights_only).get("model_config"), path)
+
+
+def _config_of(recorded, path: str) -> ModelConfig:
     if recorded is None:
         return ModelConfig()
     names = {f.name for f in dataclasses.fields(ModelConfig)}
@@ -121,9 +124,34 @@ def model_config_of(path: str, weights_only: bool = True) -> ModelConfig:
 
 def build_model_from_checkpoint(path: str, device: Optional[str] = None,
                                 weights_only: bool = True) -> STMTrack:
-    """Build the model the checkpoint describes, load its weights, set eval mode."""
-    model = build_model(model_config_of(path, weights_only))
-    load_checkpoint(model, path, weights_only=weights_only)
+    """Build the model the checkpoint describes, load its weights strictly, set eval mode.
+
+    Start-up: the file is read once, and the modules are built on the meta device, so no random
+    initialisation runs for tensors the file then overwrites; the file's tensors are assigned
+    (cast to the model's dtypes, so values are those ``load_checkpoint`` would copy). Unused
+    legacy blocks a file lacks get PyTorch's default initialisation, as a regular build does.
+    """
+    ckpt = read_checkpoint(path, weights_only=weights_only)
+    config = _config_of(ckpt.get("model_config"), path)
+    with torch.device("meta"):
+        model = build_model(config, init_weights=False)
+    state = strip_prefix(ckpt["model_state_dict"])
+    try:
+        check_state_dict(model, state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    expected = model.state_dict()
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False,
+                          assign=True)
+    for name in LEGACY_BLOCKS:
+        block = getattr(model, name)
+        if any(t.is_meta for t in list(block.parameters()) + list(block.buffers())):
+            block.to_empty(device="cpu")
+            for module in block.modules():
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            block.load_state_dict({k[len(name) + 1:]: v for k, v in state.items()
+                                   if k.startswith(name + ".")}, strict=False)
     if device is not None:
         model.to(device)
     return model.eval()

@@ -17,10 +17,11 @@ from stmtrack_plugin.model.geometry import score_offset
 class Neck(nn.Module):
     """``AdjustLayer``: one 3x3 conv with bias, no BN, no activation. (N, 768, s, s) -> (N, C, s, s)."""
 
-    def __init__(self, in_channels: int, out_channels: int):
+    def __init__(self, in_channels: int, out_channels: int, init_weights: bool = True):
         super().__init__()
         self.adjustor = nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=1, padding=1)
-        nn.init.normal_(self.adjustor.weight, std=0.01)
+        if init_weights:
+            nn.init.normal_(self.adjustor.weight, std=0.01)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.adjustor(x)
@@ -94,7 +95,8 @@ class HeadOutput(NamedTuple):
 class STMHead(nn.Module):
     """Memory read + two 7-conv towers + 1x1 conv/BN outputs + exp box decoding."""
 
-    def __init__(self, in_channels: int, width: int = 256, num_convs: int = 7, total_stride: int = 8):
+    def __init__(self, in_channels: int, width: int = 256, num_convs: int = 7, total_stride: int = 8,
+                 init_weights: bool = True):
         super().__init__()
         self.total_stride = total_stride
         self.bi = nn.Parameter(torch.tensor(0.0))
@@ -104,7 +106,8 @@ class STMHead(nn.Module):
         self.cls_score = ConvBN(width, 1)
         self.ctr_score = ConvBN(width, 1)
         self.reg_offsets = ConvBN(width, 4)
-        self._init_weights()
+        if init_weights:
+            self._init_weights()
 
     def _init_weights(self) -> None:
         """The authors' head init: convs N(0, 1e-4), cls bias -log(99) (prior 0.01)."""

@@ -29,20 +29,21 @@ LEGACY_BLOCKS = ("r_z_k", "c_z_k", "r_x", "c_x")
 class STMTrack(nn.Module):
     """Space-time memory tracker network (Fu et al., CVPR 2021), the authors' GoogLeNet variant."""
 
-    def __init__(self, config: ModelConfig = ModelConfig()):
+    def __init__(self, config: ModelConfig = ModelConfig(), init_weights: bool = True):
         super().__init__()
         self.config = config
         self.basemodel_m = MemoryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
         self.basemodel_q = QueryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
         trunk_channels = self.basemodel_q.out_channels
-        self.neck_m = Neck(trunk_channels, config.neck_channels)
-        self.neck_q = Neck(trunk_channels, config.neck_channels)
+        self.neck_m = Neck(trunk_channels, config.neck_channels, init_weights)
+        self.neck_q = Neck(trunk_channels, config.neck_channels, init_weights)
         self.head = STMHead(config.neck_channels, config.head_channels, config.head_num_convs,
-                            config.total_stride)
+                            config.total_stride, init_weights)
         for name in LEGACY_BLOCKS:
             self.add_module(name, LegacyBlock(config.head_channels))
-        init_trunk_weights(self.basemodel_m)
-        init_trunk_weights(self.basemodel_q)
+        if init_weights:  # off when every tensor is overwritten next (a checkpoint load)
+            init_trunk_weights(self.basemodel_m)
+            init_trunk_weights(self.basemodel_q)
 
     # -- stages ---------------------------------------------------------------------------------
     def memorize(self, frames: torch.Tensor, fg_bg: torch.Tensor) -> torch.Tensor:
@@ -81,8 +82,13 @@ class STMTrack(nn.Module):
         return self.predict(query, fm)
 
 
-def build_model(config: ModelConfig = ModelConfig()) -> STMTrack:
-    """Build an STMTrack network with random weights (load a checkpoint next)."""
+def build_model(config: ModelConfig = ModelConfig(), init_weights: bool = True) -> STMTrack:
+    """Build an STMTrack network with random weights (load a checkpoint next).
+
+    ``init_weights=False`` skips the trunk, neck and head initialisation; with
+    ``torch.device("meta")`` it builds the modules without allocating or drawing anything, as
+    :func:`~stmtrack_plugin.model.checkpoint.build_model_from_checkpoint` does.
+    """
     if channel_fn(config.width_mult)(192) < 1:
         raise ValueError(f"width_mult {config.width_mult} leaves no channels")
-    return STMTrack(config)
+    return STMTrack(config, init_weights)
