@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 
 from stmtrack_plugin.adapters.peers import PEER_NAMES
 from stmtrack_plugin.utils.io import atomic_write_text
-from stmtrack_plugin.utils.sequences import load_otb_sequence
+from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
 
 #: VOT2018 EAO interval (the built-in vot2018/shortterm stack); short clips need a smaller one
 VOT2018_EAO = (100, 356)
@@ -93,18 +93,6 @@ def trackers_ini(opts: WorkspaceOptions) -> str:
 
 def _abs_if_file(params: str) -> str:
     return os.path.abspath(params) if params.endswith(".py") else params
-
-
-def find_otb_sequences(root: str) -> list:
-    """Names of sub-folders of ``root`` holding ``groundtruth_rect.txt`` or ``groundtruth.txt``."""
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"sequence root not found: {root}")
-    names = sorted(n for n in os.listdir(root)
-                   if any(os.path.isfile(os.path.join(root, n, g))
-                          for g in ("groundtruth_rect.txt", "groundtruth.txt")))
-    if not names:
-        raise FileNotFoundError(f"no OTB-layout sequences (<Seq>/groundtruth_rect.txt) in {root}")
-    return names
 
 
 def convert_sequence(src: str, dst: str, max_frames: Optional[int] = None, gt_base: int = 1,
