@@ -100,3 +100,39 @@ def test_runner_without_changing_the_checkout(checkout, tracker):
     out_dir = checkout.parent / "results" / "stmtrack" / f"{param_name}_003"
     boxes = np.loadtxt(out_dir / "Couple.txt", delimiter="\t")
     assert boxes.shape == (N, 4)
+
+
+def test_parallel_targets_do_not_share_a_memory_bank(tracker, sequences_dir):
+    """multiobj_mode 'parallel': deep copies of one tracker object (as pytracking's
+    MultiObjectWrapper makes them) track two targets; each must behave as if alone."""
+    import copy
+
+    import cv2
+
+    from stmtrack_plugin.adapters.pytracking import get_tracker_class, parameters
+
+    seq = sequences_dir / "Crossing"
+    frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+              for p in sorted((seq / "img").iterdir())[:5]]
+    boxes = [[204.0, 150.0, 17.0, 50.0], [60.0, 40.0, 40.0, 30.0]]
+    params = parameters(tracker.params, weights=tracker.weights, device="cpu")
+    cls = get_tracker_class()
+    base = cls(params)
+    base.initialize_features()
+    pair = [copy.deepcopy(base), copy.deepcopy(base)]
+    with one_thread():
+        for trk, box in zip(pair, boxes):
+            trk.initialize(frames[0], {"init_bbox": box})
+        together = [[], []]
+        for frame in frames[1:]:
+            for i, trk in enumerate(pair):
+                together[i].append(trk.track(frame)["target_bbox"])
+        alone = []
+        for box in boxes:
+            trk = cls(params)
+            trk.initialize(frames[0], {"init_bbox": box})
+            alone.append([trk.track(f)["target_bbox"] for f in frames[1:]])
+    assert pair[0].stmtracker is not pair[1].stmtracker
+    assert pair[0].stmtracker.memory is not pair[1].stmtracker.memory
+    assert pair[0].stmtracker.model is pair[1].stmtracker.model  # the network is shared
+    assert np.allclose(together, alone)
