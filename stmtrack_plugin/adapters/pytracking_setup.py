@@ -80,8 +80,11 @@ def write_local_files(checkout: str, paths: Dict[str, str]) -> Tuple[List[str], 
             notes.append(f"no ltr/admin/environment.py in {checkout}: not a full pytracking "
                          "checkout (ltr is needed to load networks)")
         else:
-            err = _run(checkout, "from ltr.admin.environment import create_default_local_file; "
-                                 "create_default_local_file()")[1]
+            # older checkouts: create_default_local_file(path); newer: no argument
+            err = _run(checkout, "import inspect, os; from ltr.admin import environment as e; "
+                                 "f = e.create_default_local_file; "
+                                 "f(os.path.join(os.path.dirname(e.__file__), 'local.py')) "
+                                 "if inspect.signature(f).parameters else f()")[1]
             if os.path.isfile(ltr_local):
                 written.append(ltr_local)
             else:
