@@ -143,6 +143,13 @@ def test_compare_reads_got10k_and_pytracking_target_names(tmp_path, otb_root):
     assert skipped == [] and all(len(s.per_video) == 3 for s in scores)
 
 
+def test_track_source_accepts_a_target_name(otb_root):
+    from stmtrack_plugin.utils.video import open_source
+
+    src = open_source(str(otb_root / "Jogging-2"))
+    assert src.name == "Jogging-2" and src.count == 6 and src.groundtruth[0, 0] == 20.0
+
+
 def test_split_target():
     assert split_target("Jogging-2") == ("Jogging", 2)
     assert split_target("Crossing") == ("Crossing", None)
