@@ -6,7 +6,8 @@ sys.path; `evaluation.Tracker` imports `pytracking.tracker.<NAME>` only if that 
 imports `pytracking.parameter.<NAME>.<PARAM>` for every sequence; frames are RGB; `initialize`
 gets `{'init_bbox': ...}`, `track(image, info)` gets `{'previous_output': ...}`; `run_dataset`
 skips sequences whose result exists and writes int-cast tab-delimited boxes; `local.py` holds the
-paths (any error in it is fatal); the OTB dataset is a hard-coded list.
+paths (any error in it is fatal); the OTB dataset is a hard-coded list (`otbdataset.py`
+`OTBDataset._get_sequence_info_list`); `ltr/admin/environment.py` has `create_default_local_file`.
 """
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class EnvSettings:
         self.otb_path = ''
 
 
+def create_default_local_file():
+    raise NotImplementedError('not used by the tests')
+
+
 def env_settings():
     try:
         env_module = importlib.import_module('pytracking.evaluation.local')
@@ -106,8 +111,7 @@ import numpy as np
 
 from pytracking.evaluation.data import Sequence, SequenceList
 from pytracking.evaluation.environment import env_settings
-
-OTB_INFO = __OTB_INFO__
+from pytracking.evaluation.otbdataset import OTBDataset
 
 
 def get_dataset(name):
@@ -115,13 +119,20 @@ def get_dataset(name):
         raise ValueError('stand-in has only otb')
     base = env_settings().otb_path
     seqs = SequenceList()
-    for s in OTB_INFO:
+    for s in OTBDataset._get_sequence_info_list(None):
         frames = ['{base}/{path}/{frame:0{nz}}.{ext}'.format(
             base=base, path=s['path'], frame=i, nz=s['nz'], ext=s['ext'])
             for i in range(s['startFrame'], s['endFrame'] + 1)]
         gt = np.loadtxt('{}/{}'.format(base, s['anno_path']), delimiter=',', dtype=np.float64)
         seqs.append(Sequence(s['name'], frames, 'otb', gt[:len(frames)]))
     return seqs
+''',
+    "pytracking/evaluation/otbdataset.py": '''
+class OTBDataset:
+    def _get_sequence_info_list(self):
+        sequence_info_list = __OTB_INFO__
+
+        return sequence_info_list
 ''',
     "pytracking/evaluation/tracker.py": '''
 import importlib
@@ -257,6 +268,29 @@ class BaseTracker:
         raise NotImplementedError
 ''',
     "pytracking/parameter/__init__.py": "",
+    "ltr/__init__.py": "",
+    "ltr/admin/__init__.py": "",
+    "ltr/admin/environment.py": '''
+import importlib
+import os
+
+
+def create_default_local_file():
+    path = os.path.join(os.path.dirname(__file__), 'local.py')
+    with open(path, 'w') as f:
+        f.write("class EnvironmentSettings:\\n    def __init__(self):\\n"
+                "        self.workspace_dir = ''\\n        self.lasot_dir = ''\\n")
+
+
+def env_settings():
+    env_module_name = 'ltr.admin.local'
+    try:
+        env_module = importlib.import_module(env_module_name)
+        return env_module.EnvironmentSettings()
+    except:
+        create_default_local_file()
+        raise RuntimeError('YOU HAVE NOT SETUP YOUR local.py!!!')
+''',
     "pytracking/evaluation/local.py": '''
 from pytracking.evaluation.environment import EnvSettings
 
@@ -270,12 +304,21 @@ def local_env_settings():
 }
 
 
-def make_standin(root: Path, otb_path: Path, results_path: Path, sequences: dict) -> Path:
-    """Write the stand-in checkout at ``root``; ``sequences`` maps OTB name -> frame count."""
+LOCAL_FILES = ("pytracking/evaluation/local.py", "ltr/admin/local.py")
+
+
+def make_standin(root: Path, otb_path: Path, results_path: Path, sequences: dict,
+                 local_files: bool = True) -> Path:
+    """Write the stand-in checkout at ``root``; ``sequences`` maps OTB name -> frame count.
+
+    ``local_files`` False leaves out ``pytracking/evaluation/local.py`` (and ``ltr/admin/local.py``
+    is never written: like a fresh clone, it comes from ``create_default_local_file``)."""
     info = [{"name": name, "path": f"{name}/img", "startFrame": 1, "endFrame": n, "nz": 4,
              "ext": "jpg", "anno_path": f"{name}/groundtruth_rect.txt"}
             for name, n in sequences.items()]
     for rel, text in FILES.items():
+        if rel in LOCAL_FILES and not local_files:
+            continue
         text = (text.replace("__OTB_INFO__", repr(info)).replace("__RESULTS__", repr(str(
             results_path))).replace("__OTB__", repr(str(otb_path))))
         path = root / rel

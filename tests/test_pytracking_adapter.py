@@ -100,3 +100,84 @@ def test_runner_without_changing_the_checkout(checkout, tracker):
     out_dir = checkout.parent / "results" / "stmtrack" / f"{param_name}_003"
     boxes = np.loadtxt(out_dir / "Couple.txt", delimiter="\t")
     assert boxes.shape == (N, 4)
+
+
+def test_parallel_targets_do_not_share_a_memory_bank(tracker, sequences_dir):
+    """multiobj_mode 'parallel': deep copies of one tracker object (as pytracking's
+    MultiObjectWrapper makes them) track two targets; each must behave as if alone."""
+    import copy
+
+    import cv2
+
+    from stmtrack_plugin.adapters.pytracking import get_tracker_class, parameters
+
+    seq = sequences_dir / "Crossing"
+    frames = [cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB)
+              for p in sorted((seq / "img").iterdir())[:5]]
+    boxes = [[204.0, 150.0, 17.0, 50.0], [60.0, 40.0, 40.0, 30.0]]
+    params = parameters(tracker.params, weights=tracker.weights, device="cpu")
+    cls = get_tracker_class()
+    base = cls(params)
+    base.initialize_features()
+    pair = [copy.deepcopy(base), copy.deepcopy(base)]
+    with one_thread():
+        for trk, box in zip(pair, boxes):
+            trk.initialize(frames[0], {"init_bbox": box})
+        together = [[], []]
+        for frame in frames[1:]:
+            for i, trk in enumerate(pair):
+                together[i].append(trk.track(frame)["target_bbox"])
+        alone = []
+        for box in boxes:
+            trk = cls(params)
+            trk.initialize(frames[0], {"init_bbox": box})
+            alone.append([trk.track(f)["target_bbox"] for f in frames[1:]])
+    assert pair[0].stmtracker is not pair[1].stmtracker
+    assert pair[0].stmtracker.memory is not pair[1].stmtracker.memory
+    assert pair[0].stmtracker.model is pair[1].stmtracker.model  # the network is shared
+    assert np.allclose(together, alone)
+
+
+def test_install_writes_local_files_and_says_what_is_missing(tmp_path, sequences_dir, capsys,
+                                                             monkeypatch):
+    """A fresh clone has no local.py: install writes them; missing packages and OTB folders
+    (pytracking's otb dataset loads all its sequences) are named."""
+    from stmtrack_plugin.adapters import pytracking_setup
+
+    otb = tmp_path / "otb"
+    for name in SEQS:
+        truncated_otb_copy(sequences_dir / name, otb, N)
+    repo = make_standin(tmp_path / "repo", otb, tmp_path / "unused", dict(SEQS, Basketball=5),
+                        local_files=False)
+    monkeypatch.setattr(pytracking_setup, "PYTRACKING_DEPS",
+                        (("json", "std"), ("no_such_module_for_stmtrack", "pip install it")))
+    assert pti.main(["install", "--root", str(repo), "--params", "default", "--otb-path",
+                     str(otb), "--results-path", str(tmp_path / "res")]) == 0
+    out, err = capsys.readouterr()
+    assert (repo / "ltr" / "admin" / "local.py").is_file()  # the checkout's own template
+    assert f"wrote {repo / 'pytracking' / 'evaluation' / 'local.py'}" in out
+    settings, _ = pytracking_setup.read_local_settings(str(repo))
+    assert settings == {"otb_path": str(otb), "results_path": str(tmp_path / "res")}
+    assert "missing Python package: no_such_module_for_stmtrack (pip install it)" in err
+    assert "json" not in err
+    assert "OTB: 1 of 3 sequences missing" in err and "(Basketball)" in err
+
+
+def test_install_never_rewrites_an_existing_local_py(checkout, capsys, monkeypatch):
+    from stmtrack_plugin.adapters import pytracking_setup
+
+    monkeypatch.setattr(pytracking_setup, "PYTRACKING_DEPS", ())
+    local = checkout / "pytracking" / "evaluation" / "local.py"
+    assert pti.main(["install", "--root", str(checkout), "--params", "default"]) == 0
+    assert "still missing" not in capsys.readouterr().err  # complete stand-in: nothing missing
+    assert pti.main(["install", "--root", str(checkout), "--params", "default",
+                     "--set", "got10k_path=/data/got10k"]) == 0
+    assert "exists and was not changed; set there: settings.got10k_path = '/data/got10k'" in \
+        capsys.readouterr().err
+    local.write_text("from pytracking.evaluation.environment import EnvSettings\n"
+                     "def local_env_settings():\n    return undefined_name\n")
+    before = local.read_text()
+    assert pti.main(["install", "--root", str(checkout), "--params", "default"]) == 0
+    err = capsys.readouterr().err
+    assert "local.py does not load: NameError: name 'undefined_name' is not defined" in err
+    assert local.read_text() == before

@@ -94,6 +94,34 @@ def test_prepare_workspace_converts_otb_to_vot_layout(tmp_path, sequences_dir):
     assert "low: 5" in (tmp_path / "stack.yaml").read_text()
 
 
+def test_workspace_warns_without_weights_and_for_short_sequences(tmp_path, sequences_dir,
+                                                                monkeypatch, capsys):
+    from stmtrack_plugin.cli.main import main as stmtrack_main
+
+    monkeypatch.delenv("STMTRACK_WEIGHTS", raising=False)
+    base = ["vot-workspace", "--sequences", str(sequences_dir), "--names", "Crossing", "Couple",
+            "--max-frames", "30"]
+    assert stmtrack_main(base[:1] + [str(tmp_path / "a")] + base[1:]) == 0
+    err = capsys.readouterr().err
+    assert "no weights" in err and "Unable to connect" in err and "--weights FILE" in err
+    assert "EAO will be NaN: the longest sequence has 30 frames" in err
+    assert "--eao-interval 5 29" in err
+    weights = tmp_path / "w.pkl"
+    weights.write_bytes(b"x")
+    assert stmtrack_main(base[:1] + [str(tmp_path / "b")] + base[1:] + [
+        "--weights", str(weights), "--eao-interval", "5", "25"]) == 0
+    assert capsys.readouterr().err == ""
+    assert stmtrack_main(base[:1] + [str(tmp_path / "c")] + base[1:] + [
+        "--weights", str(weights), "--stack", "vot2018/shortterm"]) == 0
+    err = capsys.readouterr().err
+    assert "low bound 100 (100-356)" in err and "drop --stack" in err
+    monkeypatch.setenv("STMTRACK_WEIGHTS", str(weights))
+    assert stmtrack_main(base[:1] + [str(tmp_path / "d")] + base[1:] + [
+        "--eao-interval", "5", "30"]) == 0
+    assert "2 sequence(s) have no more frames than the EAO interval's high bound 30" in \
+        capsys.readouterr().err
+
+
 def _vot(args, cwd, env):
     vot = shutil.which("vot", path=os.path.dirname(sys.executable) + os.pathsep
                        + os.environ.get("PATH", ""))

@@ -3,7 +3,8 @@
 PyPI ``got10k`` 0.1.3 needs help to run offline and on NumPy 2:
 
 * ``ExperimentOTB`` always downloads missing OTB sequences: :class:`OfflineOTB` builds the dataset
-  with ``download=False`` (only real OTB folder names are found, e.g. ``Crossing``, ``Jogging``).
+  with ``download=False`` (only real OTB folder names are found, e.g. ``Crossing``, ``Jogging``;
+  :func:`otb_selection_note` says which folders run and which are left out).
 * ``UAV123`` insists on more than three entries in the root: :class:`UAV123Offline` reads names,
   folders and frame ranges from got10k's bundled ``uav123.json`` and lists the sequences present.
 * PyPI has no LaSOT experiment and its ``LaSOT`` dataset does not construct (a
@@ -38,6 +39,7 @@ from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELa
 from stmtrack_plugin.adapters.runner import Job  # noqa: E402
 from stmtrack_plugin.evaluation.metrics import mean_result, ope, tracking_fps  # noqa: E402
 from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
+from stmtrack_plugin.utils.sequences import split_target  # noqa: E402
 
 BENCHMARKS = ("otb", "uav123", "got10k", "lasot", "vot")
 _GOT10K_DATA = os.path.dirname(os.path.abspath(__import__("got10k.datasets").datasets.__file__))
@@ -87,13 +89,42 @@ class OfflineOTB(ExperimentOTB):
             raise FileNotFoundError(f"OTB root {root_dir} is missing or empty")
         with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
             dataset = OTB(root_dir, version, download=False)
+        self.selection_note = otb_selection_note(root_dir, version, dataset.seq_names)
         if len(dataset) == 0:
             raise FileNotFoundError(f"no sequences with OTB names (e.g. Crossing/"
-                                    f"groundtruth_rect.txt) in {root_dir}")
+                                    f"groundtruth_rect.txt) in {root_dir}\n"
+                                    f"{self.selection_note}")
         self.dataset = _maybe_truncate(dataset, max_frames)
         self.result_dir = os.path.join(result_dir, "OTB" + str(version))
         self.report_dir = os.path.join(report_dir, "OTB" + str(version))
         self.nbins_iou, self.nbins_ce = 21, 51
+
+
+def otb_selection_note(root_dir, version, seq_names) -> str:
+    """What got10k's OTB dataset runs from ``root_dir`` and which folders it leaves out, and why
+    (it keeps only the benchmark's own folder names; see :data:`sequences.OTB_RULES` for how
+    multi-target folders become ``Jogging.1`` / ``Jogging.2``)."""
+    valid = OTB._OTB__version_dict[version]  # got10k's name list for this version
+    by_lower = {n.lower(): n for n in valid}
+    label = f"got10k OTB{version}"
+    skipped = []
+    for name in sorted(os.listdir(root_dir)):
+        if not os.path.isdir(os.path.join(root_dir, name)):
+            continue
+        if name in valid:
+            if not glob.glob(os.path.join(root_dir, name, "groundtruth*.txt")):
+                skipped.append(f"{name} (no groundtruth*.txt)")
+            continue
+        hint = ""
+        if name.lower() in by_lower:
+            hint = f"; rename it {by_lower[name.lower()]}"
+        elif split_target(name)[0] in valid:
+            hint = f"; got10k reads {split_target(name)[0]}/groundtruth_rect.<k>.txt"
+        skipped.append(f"{name} (not an OTB{version} sequence name{hint})")
+    lines = [f"{label}: running {len(seq_names)} sequence(s): {', '.join(seq_names)}"]
+    if skipped:
+        lines.append(f"{label}: skipped {len(skipped)} folder(s): {', '.join(skipped)}")
+    return "\n".join(lines)
 
 
 class UAV123Offline:

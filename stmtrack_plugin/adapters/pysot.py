@@ -30,7 +30,7 @@ from stmtrack_plugin.adapters.layouts import BaselineLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import init_box
 from stmtrack_plugin.adapters.runner import Job
 from stmtrack_plugin.utils.io import atomic_write_text
-from stmtrack_plugin.utils.sequences import load_otb_sequence
+from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
 
 #: datasets evaluated with the reset-based protocol by pysot
 RESET_DATASETS = ("VOT2016", "VOT2018", "VOT2019")
@@ -61,8 +61,6 @@ def load_dataset(root: str, dataset: str, shift: float = 0.0) -> dict:
 
 def scan_otb_folders(root: str, shift: float = 0.0) -> dict:
     """``{video: (frame paths, (N, 4) ground truth - shift)}`` of OTB-layout folders in root."""
-    from stmtrack_plugin.adapters.vot_workspace import find_otb_sequences
-
     videos = {}
     for name in find_otb_sequences(root):
         seq = load_otb_sequence(os.path.join(root, name))

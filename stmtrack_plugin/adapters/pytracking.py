@@ -13,8 +13,9 @@ pytracking's contract (``pytracking/evaluation/tracker.py``, ``tracker/base/base
 :mod:`stmtrack_plugin.adapters.pytracking_install`); :func:`make_evaluation_tracker` runs the
 same tracker through pytracking's ``run_dataset`` with no change to the checkout.
 
-The STMTracker itself is built once per process and per (params, weights, device) and reused
-across sequences (pytracking creates a tracker object per sequence).
+The network is loaded once per process and per (params, weights, device) and shared; every
+tracker object (pytracking creates one per sequence, and one per target in multi-object runs)
+has its own STMTracker with its own memory bank.
 """
 from __future__ import annotations
 
@@ -67,8 +68,29 @@ def parameters(name: str = "default", weights: Optional[str] = None,
 
 
 @functools.lru_cache(maxsize=2)
-def _cached_tracker(spec: TrackerSpec):
-    return spec.build()
+def _cached_network(spec: TrackerSpec):
+    """(network, device) for ``spec``: loaded once per process, shared by every tracker object.
+
+    Only the network is shared; each tracker object holds its own STMTracker (memory bank and
+    video state), so the targets of a multi-object run never mix.
+    """
+    import torch
+
+    from stmtrack_plugin.tracking.tracker import build_model
+
+    device = torch.device(spec.device or "cpu")
+    return build_model(spec.weights, device), device
+
+
+def new_tracker(spec: TrackerSpec):
+    """A fresh tracker for ``spec`` around the cached network (OpenCV peers: built anew)."""
+    if spec.kind != "stmtrack":
+        return spec.build()
+    from stmtrack_plugin.config import load_parameters
+    from stmtrack_plugin.tracking import STMTracker
+
+    model, device = _cached_network(spec)
+    return STMTracker(model, load_parameters(spec.params), device)
 
 
 def _spec_from_params(params) -> TrackerSpec:
@@ -82,20 +104,26 @@ def _spec_from_params(params) -> TrackerSpec:
 class STMTrackPytrackingMixin:
     """pytracking tracker behaviour; combined with ``BaseTracker`` by :func:`get_tracker_class`."""
 
-    multiobj_mode = "parallel"  # multi-object datasets: one STMTrack per object
+    multiobj_mode = "parallel"  # multi-object datasets: one tracker object (and memory) per target
 
     def __init__(self, params):
         self.params = params
         self.visdom = None
         self._object_id = None
+        self._tracker = None
 
     def initialize_features(self):
-        """Load the model now (pytracking calls this before VOT / video runs)."""
-        _cached_tracker(_spec_from_params(self.params))
+        """Load the network now (pytracking calls this before VOT / video runs)."""
+        spec = _spec_from_params(self.params)
+        if spec.kind == "stmtrack":
+            _cached_network(spec)
 
     @property
     def stmtracker(self):
-        return _cached_tracker(_spec_from_params(self.params))
+        """This object's own tracker (created on first use around the shared network)."""
+        if self._tracker is None:
+            self._tracker = new_tracker(_spec_from_params(self.params))
+        return self._tracker
 
     def initialize(self, image, info: dict) -> dict:
         """``image`` HxWx3 uint8 RGB; ``info['init_bbox']`` [x, y, w, h] (or {obj_id: box})."""

@@ -11,6 +11,9 @@
   pytracking/parameter/stmtrack/<name>.py       parameters() for each parameter name
 
 after which ``python pytracking/run_tracker.py stmtrack default --dataset_name otb`` works.
+It also writes pytracking's ``local.py`` files when missing (``--otb-path``, ``--results-path``,
+``--set KEY=PATH``) and says what else is missing (:mod:`.pytracking_setup`: packages, a
+``local.py`` that fails, OTB-100 folders).
 """
 from __future__ import annotations
 
@@ -116,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     inst.add_argument("--name", default="stmtrack", help="tracker name in pytracking")
     inst.add_argument("--force", action="store_true", help="overwrite existing folders")
     inst.add_argument("--uninstall", action="store_true", help="remove the shim folders")
+    inst.add_argument("--otb-path", help="OTB-100 folder, written into a new local.py")
+    inst.add_argument("--results-path", help="results folder, written into a new local.py")
+    inst.add_argument("--set", action="append", default=[], metavar="KEY=PATH",
+                      help="another local.py setting (e.g. got10k_path=/data/got10k)")
     run = sub.add_parser("run", help="run a pytracking dataset without writing into the checkout")
     run.add_argument("--root", required=True, help="pytracking checkout")
     run.add_argument("--dataset", default="otb", help="pytracking dataset name")
@@ -129,6 +136,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _setup_checkout(args) -> None:
+    """Write missing local.py files, then report (stderr) what would still stop a run."""
+    from stmtrack_plugin.adapters import pytracking_setup
+
+    paths = {"otb_path": args.otb_path, "results_path": args.results_path}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--set expects KEY=PATH, got {item!r}")
+        paths[key] = value
+    paths = {k: os.path.abspath(os.path.expanduser(v)) for k, v in paths.items() if v}
+    checkout = os.path.dirname(package_dir(args.root))
+    written, notes = pytracking_setup.write_local_files(checkout, paths)
+    for path in written:
+        print(f"wrote {path}")
+    problems = notes + pytracking_setup.check_checkout(checkout)
+    if problems:
+        print("still missing for `run_tracker.py ... --dataset_name otb`:", file=sys.stderr)
+        for line in problems:
+            print(f"  - {line}", file=sys.stderr)
+
+
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -139,6 +168,7 @@ def main(argv=None) -> int:
             for path in install(args.root, args.params, args.weights, args.device, args.name,
                                 args.force):
                 print(f"wrote {path}")
+            _setup_checkout(args)
             print(f"now: python pytracking/run_tracker.py {args.name} default --dataset_name otb")
         else:
             from stmtrack_plugin.adapters.pytracking import run_dataset

@@ -11,14 +11,15 @@ reduced by 1 on conversion (``--gt-base 0`` for sources that are already 0-based
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from stmtrack_plugin.adapters.peers import PEER_NAMES
 from stmtrack_plugin.utils.io import atomic_write_text
-from stmtrack_plugin.utils.sequences import load_otb_sequence
+from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
 
 #: VOT2018 EAO interval (the built-in vot2018/shortterm stack); short clips need a smaller one
 VOT2018_EAO = (100, 356)
@@ -95,18 +96,6 @@ def _abs_if_file(params: str) -> str:
     return os.path.abspath(params) if params.endswith(".py") else params
 
 
-def find_otb_sequences(root: str) -> list:
-    """Names of sub-folders of ``root`` holding ``groundtruth_rect.txt`` or ``groundtruth.txt``."""
-    if not os.path.isdir(root):
-        raise FileNotFoundError(f"sequence root not found: {root}")
-    names = sorted(n for n in os.listdir(root)
-                   if any(os.path.isfile(os.path.join(root, n, g))
-                          for g in ("groundtruth_rect.txt", "groundtruth.txt")))
-    if not names:
-        raise FileNotFoundError(f"no OTB-layout sequences (<Seq>/groundtruth_rect.txt) in {root}")
-    return names
-
-
 def convert_sequence(src: str, dst: str, max_frames: Optional[int] = None, gt_base: int = 1,
                      copy_frames: bool = False) -> int:
     """Write one OTB-layout sequence in VOT layout at ``dst``; returns the number of frames.
@@ -174,3 +163,81 @@ def prepare_workspace(workspace: str, sequence_root: Optional[str], opts: Worksp
                       f"registry:\n- ./trackers.ini\nstack: {stack}\nsequences: sequences\n")
     atomic_write_text(os.path.join(workspace, "trackers.ini"), trackers_ini(opts))
     return converted
+
+
+def sequence_lengths(workspace: str) -> Dict[str, int]:
+    """``{name: frames}`` of the sequences in ``sequences/list.txt`` (from each ``sequence``)."""
+    seq_dir = os.path.join(workspace, "sequences")
+    lengths = {}
+    list_file = os.path.join(seq_dir, "list.txt")
+    if not os.path.isfile(list_file):
+        return lengths
+    with open(list_file) as f:
+        names = [line.strip() for line in f if line.strip()]
+    for name in names:
+        meta = os.path.join(seq_dir, name, "sequence")
+        if os.path.isfile(meta):
+            with open(meta) as f:
+                m = re.search(r"^length=(\d+)\s*$", f.read(), re.MULTILINE)
+            if m:
+                lengths[name] = int(m.group(1))
+    return lengths
+
+
+def stack_eao_interval(stack: str) -> Optional[Tuple[int, int]]:
+    """(low, high) of the EAO score analysis of a stack file or built-in stack name
+    (``vot2018/shortterm`` is ``<vot package>/stack/vot2018/shortterm.yaml``); None if unknown."""
+    import importlib.util
+
+    path = stack
+    if not os.path.isfile(path):
+        spec = importlib.util.find_spec("vot")
+        if spec is None or not spec.origin:
+            return None
+        path = os.path.join(os.path.dirname(spec.origin), "stack", stack + ".yaml")
+        if not os.path.isfile(path):
+            return None
+    with open(path) as f:
+        text = f.read()
+    low, high = re.search(r"\blow:\s*(\d+)", text), re.search(r"\bhigh:\s*(\d+)", text)
+    return (int(low.group(1)), int(high.group(1))) if low and high else None
+
+
+def workspace_warnings(workspace: str, opts: WorkspaceOptions,
+                       env: Optional[Mapping[str, str]] = None) -> List[str]:
+    """What would make ``vot evaluate`` / ``vot analysis`` fail or mislead, said at creation.
+
+    * no weights in ``trackers.ini`` and no ``$STMTRACK_WEIGHTS`` now: the tracker process would
+      exit at start and the toolkit only reports "Unable to connect";
+    * sequences no longer than the EAO interval's ``low``: vot-toolkit 0.7.4 averages the EAO
+      curve over ``[low, high]`` of a curve as long as the longest sequence, so EAO is NaN; the
+      interval is ``--eao-interval`` of the local stack (a built-in stack's is fixed).
+    """
+    env = os.environ if env is None else env
+    notes = []
+    if not opts.weights and not env.get("STMTRACK_WEIGHTS"):
+        notes.append(
+            "warning: no weights: trackers.ini names none and $STMTRACK_WEIGHTS is not set, so "
+            "unless it is set when `vot evaluate` runs the tracker process fails at start and "
+            "the VOT toolkit reports only \"Unable to connect\". Pass --weights FILE (trained, "
+            "or seeded random weights from `stmtrack weights random --out FILE` for a smoke "
+            "test).")
+    lengths = sequence_lengths(workspace)
+    interval = tuple(opts.eao_interval) if opts.stack is None else stack_eao_interval(opts.stack)
+    if lengths and interval:
+        low, high = interval
+        longest = max(lengths.values())
+        fix = (f"pass --eao-interval LOW HIGH below the sequence length (e.g. "
+               f"--eao-interval {max(1, longest // 6)} {max(longest - 1, 1)})")
+        if opts.stack is not None:
+            fix = f"the stack {opts.stack} fixes it; drop --stack to use the local stack and " + fix
+        if longest <= low:
+            notes.append(f"warning: EAO will be NaN: the longest sequence has {longest} frames, "
+                         f"not more than the EAO interval's low bound {low} ({low}-{high}); "
+                         + fix + ".")
+        elif min(lengths.values()) <= high:
+            short = sorted(n for n, k in lengths.items() if k <= high)
+            notes.append(f"warning: {len(short)} sequence(s) have no more frames than the EAO "
+                         f"interval's high bound {high} ({low}-{high}), so EAO averages only "
+                         f"part of it and is not comparable with published values; " + fix + ".")
+    return notes

@@ -37,8 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _load_groundtruth(root, names, max_frames):
-    from stmtrack_plugin.adapters.vot_workspace import find_otb_sequences
-    from stmtrack_plugin.utils.sequences import load_otb_sequence
+    from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
 
     seqs = {}
     for name in names or find_otb_sequences(root):

@@ -84,6 +84,8 @@ def run_got10k(args, spec: TrackerSpec) -> int:
                              args.max_frames, version)
     if not args.no_report:
         ensure_writable(args.reports, "reports")
+    if getattr(exp, "selection_note", ""):  # OTB: which folders run, which are left out
+        print(exp.selection_note, file=sys.stderr)
     summary = run_jobs(spec, gx.make_jobs(exp, spec.name), workers=args.workers,
                        progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
                        threads_per_worker=args.threads, overwrite=args.overwrite,

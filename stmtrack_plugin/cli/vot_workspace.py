@@ -11,7 +11,7 @@ import os
 import sys
 
 from stmtrack_plugin.adapters.vot_workspace import (VOT2018_EAO, WorkspaceOptions,
-                                                    prepare_workspace)
+                                                    prepare_workspace, workspace_warnings)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stack", help="built-in stack name (e.g. vot2018/shortterm) instead of the "
                    "local stack.yaml")
     p.add_argument("--eao-interval", type=int, nargs=2, default=VOT2018_EAO,
-                   metavar=("LOW", "HIGH"), help="EAO interval of the local stack")
+                   metavar=("LOW", "HIGH"), help="EAO interval of the local stack (frames; "
+                   "sequences must be longer than LOW, or EAO is NaN)")
     p.add_argument("--repetitions", type=int, default=15)
 
 
@@ -49,6 +50,8 @@ def run(args) -> int:
         stack=args.stack, eao_interval=tuple(args.eao_interval), repetitions=args.repetitions,
         max_frames=args.max_frames, gt_base=args.gt_base, copy_frames=args.copy_frames)
     names = prepare_workspace(args.workspace, args.sequences, opts, args.names)
+    for note in workspace_warnings(args.workspace, opts):
+        print(note, file=sys.stderr)
     print(f"workspace ready: {os.path.abspath(args.workspace)} ({len(names)} sequence(s) converted)")
     print(f"next: cd {args.workspace} && vot evaluate {args.tracker_id} && "
           f"vot analysis --name stmtrack && vot report --name stmtrack")

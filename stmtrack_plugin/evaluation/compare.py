@@ -1,9 +1,10 @@
 """Side-by-side comparison of trackers' one-pass results on one dataset.
 
 Reads raw results in the common layouts (``<results>/<tracker>/<video>.txt``: got10k, pysot,
-pytracking, official OTB result names such as ``jogging_1.txt``; ``<video>/<video>_001.txt``:
-GOT-10k), comma-, tab- or space-separated, scores them against the dataset's ground truth with
-:mod:`evaluation.metrics` and writes a table (markdown + CSV) and success / precision plots.
+pytracking, official OTB result names such as ``jogging_1.txt``, got10k's ``Jogging.1.txt``;
+``<video>/<video>_001.txt``: GOT-10k), comma-, tab- or space-separated, scores them against the
+dataset's ground truth with :mod:`evaluation.metrics` and writes a table (markdown + CSV) and
+success / precision plots.
 
 Result boxes must use the same coordinate convention as the dataset's ground truth (results
 produced from that ground truth, by any toolkit here, do). Only videos that every tracker has
@@ -20,12 +21,16 @@ import numpy as np
 from stmtrack_plugin.evaluation.metrics import (CE_THRESHOLDS, IOU_THRESHOLDS, OPEResult, ope,
                                                tracking_fps)
 from stmtrack_plugin.utils.io import atomic_write_text
-from stmtrack_plugin.utils.sequences import read_boxes
+from stmtrack_plugin.utils.sequences import otb_name_aliases, read_boxes
 
 
 def _name_variants(video: str) -> List[str]:
-    low = video[:1].lower() + video[1:]
-    names = [video, low, video.replace("-", "_"), low.replace("-", "_"), video.lower()]
+    """``video`` as toolkits name its result file (``Jogging-2``: ``jogging_2``, got10k's
+    ``Jogging.2``, pytracking's ``Jogging_2``; ``Human4-2``: got10k's ``Human4``)."""
+    names = []
+    for name in [video] + otb_name_aliases(video):
+        low = name[:1].lower() + name[1:]
+        names += [name, low, name.replace("-", "_"), low.replace("-", "_"), name.lower()]
     return list(dict.fromkeys(names))
 
 

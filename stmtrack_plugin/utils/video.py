@@ -9,7 +9,7 @@ from typing import Iterator, List, Optional
 import numpy as np
 
 from stmtrack_plugin.utils.io import read_image_bgr
-from stmtrack_plugin.utils.sequences import list_frames, load_otb_sequence
+from stmtrack_plugin.utils.sequences import list_frames, load_otb_sequence, split_target
 
 
 @dataclass
@@ -56,10 +56,16 @@ class FrameSource:
 
 
 def open_source(path: str) -> FrameSource:
-    """A folder with ``img/`` or a ground-truth file is an OTB/GOT-style sequence; any other
-    folder is a frame folder (sorted naturally); a file is a video read with OpenCV."""
+    """A folder with ``img/`` or a ground-truth file is an OTB/GOT-style sequence (``<root>/
+    Jogging-2``: target 2 of a multi-target folder); any other folder is a frame folder (sorted
+    naturally); a file is a video read with OpenCV."""
     path = os.fspath(path)
     name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+    base, target = split_target(os.path.basename(os.path.normpath(path)))
+    if not os.path.exists(path) and target is not None and os.path.isfile(os.path.join(
+            os.path.dirname(os.path.normpath(path)), base, f"groundtruth_rect.{target}.txt")):
+        seq = load_otb_sequence(path)  # <root>/Jogging-2: target 2 of <root>/Jogging
+        return FrameSource(seq.name, len(seq), seq.groundtruth, _paths=list(seq.frames))
     if os.path.isdir(path):
         markers = ("img", "groundtruth_rect.txt", "groundtruth.txt")
         if any(os.path.exists(os.path.join(path, m)) for m in markers):
