@@ -9,13 +9,19 @@ A bare state dict is accepted too, and an optional ``module.`` prefix (nn.DataPa
 DistributedDataParallel) is stripped. The four unused SiamFC++ blocks may be present or absent.
 Anything else that is missing, unexpected or wrongly shaped raises :class:`CheckpointError` naming
 the keys (the authors' loader only warns and silently leaves such a model partly random).
+
+Files are untrusted: nothing is sized or allocated from a file before it is validated. The
+recorded ``model_config`` is checked field by field (:func:`validate_model_config`), the key and
+shape check runs against a model built on the ``meta`` device (no memory), and tensors holding
+NaN or infinite values are refused; only then is the real model built.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
@@ -23,6 +29,19 @@ from stmtrack_plugin.config import ModelConfig
 from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, STMTrack, build_model
 
 _LIST_LIMIT = 12
+
+#: (min, max) of the numeric ModelConfig fields recorded in a file. A field missing here (a new
+#: one) still gets the type check and :data:`_DEFAULT_RANGE`; ModelConfig's own checks run after.
+_CONFIG_RANGES = {
+    "width_mult": (1e-3, 1.0),
+    "neck_channels": (1, 4096),
+    "head_channels": (1, 4096),
+    "head_num_convs": (1, 64),
+    "total_stride": (1, 64),
+    "crop_pad": (0, 64),
+    "bn_eps": (0.0, 1.0),
+}
+_DEFAULT_RANGE = (0, 4096)
 
 
 class CheckpointError(RuntimeError):
@@ -72,6 +91,50 @@ def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str = "module."
     return dict(state_dict)
 
 
+def check_finite(state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`CheckpointError` naming the floating tensors that hold NaN or inf values."""
+    bad = [k for k, v in state_dict.items()
+           if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{len(bad)} tensor(s) hold NaN or infinite values: {_name_keys(bad)}")
+
+
+def validate_model_config(recorded: Any) -> ModelConfig:
+    """A :class:`ModelConfig` from a file's ``model_config`` entry, or :class:`CheckpointError`.
+
+    Table-driven from ModelConfig's fields: only known fields; each value must have the type of
+    the field's default (an int is accepted for a float field; bools never pass as numbers);
+    numbers must be finite and inside :data:`_CONFIG_RANGES` (:data:`_DEFAULT_RANGE` otherwise).
+    """
+    if not isinstance(recorded, Mapping):
+        raise CheckpointError(f"model_config is a {type(recorded).__name__}, not a mapping")
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    unknown = [str(k) for k in recorded if k not in fields]
+    if unknown:
+        raise CheckpointError(f"unknown model_config field(s): {_name_keys(unknown)}")
+    for name, value in recorded.items():
+        default = fields[name].default
+        kind = type(default)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise CheckpointError(f"model_config field {name!r} must be {kind.__name__}, got "
+                                  f"{value!r} ({type(value).__name__})")
+        if kind in (int, float):
+            lo, hi = _CONFIG_RANGES.get(name, _DEFAULT_RANGE)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise CheckpointError(f"model_config field {name!r} = {value!r} is outside "
+                                      f"[{lo}, {hi}]")
+    try:
+        return ModelConfig(**recorded)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid model_config: {exc}") from None
+
+
 def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
     """Raise :class:`CheckpointError` unless ``state_dict`` fits ``model`` exactly.
 
@@ -103,27 +166,58 @@ def load_checkpoint(model: STMTrack, path: str, weights_only: bool = True) -> Di
         check_state_dict(model, state)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    try:
+        check_finite(state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     model.load_state_dict(state, strict=False)
     return {k: v for k, v in ckpt.items() if k != "model_state_dict"}
 
 
 def model_config_of(path: str, weights_only: bool = True) -> ModelConfig:
-    """The :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
-    recorded = read_checkpoint(path, weights_only=weights_only).get("model_config")
+    """The validated :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
+    return _config_of(read_checkpoint(path, weights_only=weights_only), path)
+
+
+def _config_of(ckpt: Mapping[str, Any], path: str) -> ModelConfig:
+    recorded = ckpt.get("model_config")
     if recorded is None:
         return ModelConfig()
-    names = {f.name for f in dataclasses.fields(ModelConfig)}
-    unknown = set(recorded) - names
-    if unknown:
-        raise CheckpointError(f"{path}: unknown model_config field(s): {_name_keys(unknown)}")
-    return ModelConfig(**recorded)
+    try:
+        return validate_model_config(recorded)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def verify_checkpoint(path: str, weights_only: bool = True
+                      ) -> Tuple[ModelConfig, Dict[str, torch.Tensor], Dict[str, Any]]:
+    """Validate a file without allocating a model: ``(config, state_dict, other entries)``.
+
+    The config is checked first, then keys and shapes against the model built on the ``meta``
+    device (shapes only, no memory), then the values (finite). Raises :class:`CheckpointError`.
+    """
+    ckpt = read_checkpoint(path, weights_only=weights_only)
+    config = _config_of(ckpt, path)
+    state = strip_prefix(ckpt["model_state_dict"])
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(config)
+        check_state_dict(skeleton, state)
+        check_finite(state)
+    except (CheckpointError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return config, state, {k: v for k, v in ckpt.items() if k != "model_state_dict"}
 
 
 def build_model_from_checkpoint(path: str, device: Optional[str] = None,
                                 weights_only: bool = True) -> STMTrack:
-    """Build the model the checkpoint describes, load its weights, set eval mode."""
-    model = build_model(model_config_of(path, weights_only))
-    load_checkpoint(model, path, weights_only=weights_only)
+    """Build the model the checkpoint describes, load its weights, set eval mode.
+
+    Everything is validated (:func:`verify_checkpoint`) before the model is allocated.
+    """
+    config, state, _ = verify_checkpoint(path, weights_only=weights_only)
+    model = build_model(config)
+    model.load_state_dict(state, strict=False)
     if device is not None:
         model.to(device)
     return model.eval()
