@@ -54,6 +54,16 @@ def _name_keys(keys) -> str:
     return shown + (f", ... ({len(keys) - _LIST_LIMIT} more)" if len(keys) > _LIST_LIMIT else "")
 
 
+def _unpickler_detail(message: str) -> str:
+    """One line out of torch's multi-line load errors: the unpickler's own reason if given."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            return rest or (lines[i + 1] if i + 1 < len(lines) else line)
+    return lines[0] if lines else message
+
+
 def read_checkpoint(path: str, weights_only: bool = True) -> Dict[str, Any]:
     """Load a checkpoint file to CPU and return it as a dict with a ``model_state_dict``.
 
@@ -66,12 +76,16 @@ def read_checkpoint(path: str, weights_only: bool = True) -> Dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as exc:
-        hint = (" It holds objects other than tensors; if you trust the file, load it with "
-                "weights_only=False (--unsafe-load)." if weights_only else "")
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}.{hint}") from exc
+        detail = _unpickler_detail(str(exc))
+        if weights_only and "Unsupported global" in detail:
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: {detail}. It holds objects other than tensors; "
+                "if you trust the file, load it with weights_only=False (--unsafe-load).") from None
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated, corrupt or not a torch "
+                              f"file?): {detail}") from None
     except Exception as exc:  # torch raises many types for corrupt files (KeyError, EOFError, ...)
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a torch file?): "
-                              f"{exc}") from exc
+                              f"{_unpickler_detail(str(exc))}") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
     if "model_state_dict" in obj:
