@@ -9,7 +9,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import math
+import numbers
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -82,6 +85,7 @@ class TrackerParams:
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
+        check_field_values(self, _PARAM_RANGES)
         if self.windowing != "cosine":
             raise ValueError(f"only cosine windowing is implemented, got {self.windowing!r}")
         if self.storage_dtype not in ("float32", "float16", "bfloat16"):
@@ -94,6 +98,57 @@ class TrackerParams:
             raise ValueError(f"max_memory_frames must be >= 2 or None, got {self.max_memory_frames}")
         if self.search_area_factor <= 0:
             raise ValueError(f"search_area_factor must be > 0, got {self.search_area_factor}")
+
+
+#: [min, max] of TrackerParams' numeric fields (None: unbounded on that side); every number must
+#: also be finite and of its field's type. The rules that involve several fields stay in
+#: ``TrackerParams.__post_init__``.
+_PARAM_RANGES = {
+    "test_lr": (0.0, 1.0),
+    "window_influence": (0.0, 1.0),
+    "penalty_k": (0.0, None),
+    "search_area_factor": (0.0, None),
+    "confidence_threshold": (None, None),
+    "num_segments": (1, 10000),
+    "min_w": (0.0, None),
+    "min_h": (0.0, None),
+    "crop_size": (33, 2049),
+    "total_stride": (1, 64),
+    "offload_after": (0, None),
+    "max_memory_frames": (2, None),
+}
+
+
+def _type_ok(value, hint) -> bool:
+    if typing.get_origin(hint) is typing.Union:  # Optional[X]
+        return any(_type_ok(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:  # numpy scalars are fine
+        return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    return isinstance(value, hint) if isinstance(hint, type) else True
+
+
+def check_field_values(obj, ranges: Mapping[str, tuple]) -> None:
+    """Raise ``ValueError`` naming the first field of dataclass ``obj`` whose value has the wrong
+    type (from the annotations), is a non-finite number, or lies outside ``ranges[name]``."""
+    owner = type(obj).__name__
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value, hint = getattr(obj, f.name), hints[f.name]
+        if not _type_ok(value, hint):
+            expected = getattr(hint, "__name__", None) or str(hint).replace("typing.", "")
+            raise ValueError(f"{owner}.{f.name} must be {expected}, got {value!r} "
+                             f"({type(value).__name__})")
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ValueError(f"{owner}.{f.name} must be finite, got {value!r}")
+            lo, hi = ranges.get(f.name, (None, None))
+            if (lo is not None and value < lo) or (hi is not None and value > hi):
+                raise ValueError(f"{owner}.{f.name} = {value!r} is outside "
+                                 f"[{'-inf' if lo is None else lo}, {'inf' if hi is None else hi}]")
 
 
 def replace_strict(obj, overrides: Mapping[str, Any]):

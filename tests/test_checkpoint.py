@@ -133,3 +133,88 @@ def test_save_records_config_and_rebuilds(tmp_path, tiny, tiny_model_config):
 def test_authors_file_without_config_means_default(tmp_path, tiny):
     torch.save({"epoch": -1, "model_state_dict": _state(tiny)}, tmp_path / "w.pkl")
     assert model_config_of(tmp_path / "w.pkl") == type(tiny.config)()
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_naming_the_keys(tmp_path, tiny, bad):
+    state = _state(tiny)
+    names = sorted(k for k, v in state.items() if v.is_floating_point())[:14]
+    for k in names:
+        state[k] = torch.full_like(state[k], bad)
+    save_checkpoint(tiny, tmp_path / "w.pkl")
+    payload = torch.load(tmp_path / "w.pkl", weights_only=True)
+    payload["model_state_dict"] = state
+    torch.save(payload, tmp_path / "w.pkl")
+    for load in (lambda: load_checkpoint(tiny, tmp_path / "w.pkl"),
+                 lambda: build_model_from_checkpoint(tmp_path / "w.pkl")):
+        with pytest.raises(CheckpointError, match="14 tensor.*NaN or infinite") as err:
+            load()
+        assert names[0] in str(err.value) and "(2 more)" in str(err.value)
+
+
+def _with_config(tmp_path, tiny, **changes):
+    save_checkpoint(tiny, tmp_path / "w.pkl")
+    payload = torch.load(tmp_path / "w.pkl", weights_only=True)
+    payload["model_config"].update(changes)
+    torch.save(payload, tmp_path / "w.pkl")
+    return tmp_path / "w.pkl"
+
+
+def test_huge_config_is_refused_before_anything_is_built(tmp_path, tiny, monkeypatch):
+    """head_channels 200000 would ask for ~1.4 TB: refused from the config alone."""
+    import stmtrack_plugin.model.checkpoint as ckpt_module
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("a model was built from an unvalidated config")
+
+    path = _with_config(tmp_path, tiny, head_channels=200000)
+    monkeypatch.setattr(ckpt_module, "build_model", no_build)
+    with pytest.raises(CheckpointError, match="'head_channels' = 200000 is outside"):
+        build_model_from_checkpoint(path)
+    with pytest.raises(CheckpointError, match="head_channels"):
+        model_config_of(path)
+
+
+@pytest.mark.parametrize("field,value,match", [
+    ("head_channels", "32", "must be int"),
+    ("head_channels", 32.0, "must be int"),
+    ("head_num_convs", True, "must be int"),
+    ("width_mult", float("nan"), "outside"),
+    ("width_mult", "0.125", "must be float"),
+    ("neck_channels", -4, "outside"),
+    ("bogus", 1, "unknown model_config field"),
+])
+def test_bad_model_config_fields_are_named(tmp_path, tiny, field, value, match):
+    path = _with_config(tmp_path, tiny, **{field: value})
+    with pytest.raises(CheckpointError, match=match) as err:
+        build_model_from_checkpoint(path)
+    assert field in str(err.value)
+
+
+def test_config_in_range_but_not_fitting_the_tensors_builds_nothing(tmp_path, tiny, monkeypatch):
+    """A plausible config that disagrees with the file's shapes is found on the meta device."""
+    import stmtrack_plugin.model.checkpoint as ckpt_module
+
+    real_build = ckpt_module.build_model
+    devices = []
+
+    def spy(config):
+        model = real_build(config)
+        devices.append(next(model.parameters()).device.type)
+        return model
+
+    path = _with_config(tmp_path, tiny, head_channels=256, head_num_convs=8)
+    monkeypatch.setattr(ckpt_module, "build_model", spy)
+    with pytest.raises(CheckpointError, match="wrongly shaped"):
+        build_model_from_checkpoint(path)
+    assert devices == ["meta"]
+
+
+def test_every_model_config_field_is_validated(tmp_path, tiny):
+    """Table-driven: a wrongly typed value is refused for every ModelConfig field."""
+    import dataclasses
+
+    for f in dataclasses.fields(type(tiny.config)):
+        path = _with_config(tmp_path, tiny, **{f.name: [1]})
+        with pytest.raises(CheckpointError, match=f.name):
+            model_config_of(path)

@@ -116,3 +116,40 @@ def test_interrupt_keeps_the_frames_tracked_so_far(tiny_weights, sequences_dir, 
     rc = main(["track", str(sequences_dir / "Crossing"), "--weights", tiny_weights,
                "--set", "crop_size=129", "--out", str(out), "--no-progress"])
     assert rc == 130 and len(_lines(out)) == 3  # init box + frames 1 and 2
+
+
+@pytest.mark.parametrize("extra,message", [
+    (["--box", "0,0,1e6,1e6"], "too large for the 360x240 frame"),
+    (["--box", "0,0,1e20,1e20"], "too large"),
+    (["--box", "0,0,1e39,1e39"], "too large"),
+    (["--set", "window_influence=abc"], "TrackerParams.window_influence must be float, got 'abc'"),
+    (["--set", "window_influence=NaN"], "window_influence must be finite"),
+    (["--set", "test_lr=Infinity"], "test_lr must be finite"),
+    (["--device", "gpu0"], "--device 'gpu0' is not a torch device"),
+])
+def test_untrusted_values_give_one_line_errors(extra, message, tiny_weights, sequences_dir, capsys):
+    args = ["track", str(sequences_dir / "Crossing"), "--set", "crop_size=129", "--no-progress",
+            "--max-frames", "2", "--weights", tiny_weights, "--out", "-"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_huge_ground_truth_box_is_refused(tiny_weights, sequences_dir, tmp_path, capsys):
+    gt = tmp_path / "gt.txt"
+    gt.write_text("0,0,1e20,1e20\n")
+    assert main(["track", str(sequences_dir / "Crossing"), "--gt", str(gt), "--weights",
+                 tiny_weights, "--set", "crop_size=129", "--no-progress", "--max-frames", "2"]) == 2
+    assert "too large" in capsys.readouterr().err
+
+
+def test_cuda_device_without_cuda_is_a_clear_error(tiny_weights, sequences_dir, monkeypatch, capsys):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    for device in ("cuda", "cuda:1"):
+        assert main(["track", str(sequences_dir / "Crossing"), "--weights", tiny_weights,
+                     "--no-progress", "--max-frames", "2", "--device", device]) == 2
+        err = capsys.readouterr().err
+        assert "CUDA is not available" in err and "Traceback" not in err

@@ -88,3 +88,31 @@ def test_parameters_from_a_file(tmp_path):
                     "def parameters():\n    return load_parameters('vot2018', test_lr=0.5)\n")
     params = load_parameters(str(path))
     assert params.test_lr == 0.5 and params.confidence_threshold == 0.0
+
+
+@pytest.mark.parametrize("key,value,match", [
+    ("window_influence", "abc", r"TrackerParams\.window_influence must be float, got 'abc'"),
+    ("window_influence", float("nan"), r"window_influence must be finite"),
+    ("test_lr", float("inf"), r"test_lr must be finite"),
+    ("penalty_k", float("-inf"), r"penalty_k must be finite"),
+    ("window_influence", 1.5, r"window_influence = 1\.5 is outside \[0\.0, 1\.0\]"),
+    ("test_lr", -0.1, r"test_lr = -0\.1 is outside"),
+    ("min_w", -1.0, r"min_w = -1\.0 is outside"),
+    ("crop_size", 129.5, r"crop_size must be int"),
+    ("crop_size", True, r"crop_size must be int"),
+    ("crop_size", 100000, r"crop_size = 100000 is outside"),
+    ("num_segments", "4", r"num_segments must be int"),
+    ("offload_after", -3, r"offload_after = -3 is outside"),
+    ("confidence_threshold", float("nan"), r"confidence_threshold must be finite"),
+])
+def test_parameter_values_are_checked_at_construction(key, value, match):
+    with pytest.raises(ValueError, match=match):
+        load_parameters("default", **{key: value})
+
+
+def test_numpy_numbers_and_none_are_accepted():
+    import numpy as np
+
+    params = load_parameters("default", window_influence=np.float32(0.3), crop_size=np.int64(129),
+                             offload_after=None, max_memory_frames=None)
+    assert params.crop_size == 129 and params.offload_after is None

@@ -28,3 +28,23 @@ def test_cli_random_then_inspect(tmp_path, capsys):
     model = build_model(ModelConfig(width_mult=0.125, neck_channels=32, head_channels=32))
     load_checkpoint(model, out)
     assert model.head.si.item() == 0.5
+
+
+def test_cli_inspect_bad_files_gives_one_line_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.pkl"
+    bad.write_text("not a checkpoint")
+    nan = tmp_path / "nan.pkl"
+    assert main(["weights", "random", "--out", str(nan), "--model-config",
+                 '{"width_mult": 0.125, "neck_channels": 32, "head_channels": 32}']) == 0
+    payload = torch.load(nan, weights_only=True)
+    payload["model_state_dict"]["head.si"] = torch.tensor(float("nan"))
+    torch.save(payload, nan)
+    capsys.readouterr()
+    for path, message in [(bad, "cannot read checkpoint"), (tmp_path / "none.pkl", "not found"),
+                          (nan, "NaN or infinite values: head.si")]:
+        assert main(["weights", "inspect", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and err.startswith("stmtrack weights: error")
+        assert len(err.strip().splitlines()) == 1
+    assert main(["weights", "random", "--out", str(tmp_path / "x.pkl"), "--model-config", "{"]) == 2
+    assert "--model-config is not JSON" in capsys.readouterr().err

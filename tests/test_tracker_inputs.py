@@ -70,10 +70,20 @@ def test_track_before_initialize(tracker):
     ([-30, 10, 20, 20], "does not overlap"),
     ([10, 10, 20], "4 numbers"),
     ("abc", "4 numbers"),
+    ([0, 0, 1e6, 1e6], "too large for the 160x120 frame"),
+    ([0, 0, 1e20, 30], "too large"),
+    ([0, 0, 1e39, 1e39], "too large"),
+    ([-1e20, -1e20, 1e20 + 50, 1e20 + 50], "too large"),
+    ([10, 10, 1e-300, 1e-300], "must be >= 0.001 pixels"),
 ])
 def test_bad_init_box(tracker, box, match):
     with pytest.raises(ValueError, match=match):
         tracker.initialize(frame(), box)
+
+
+def test_largest_accepted_box_tracks(tracker):
+    tracker.initialize(frame(), [-2400, -1800, 16 * 160, 16 * 120])
+    assert np.all(np.isfinite(tracker.track(frame()).box))
 
 
 def test_box_partly_outside_is_accepted(tracker):

@@ -10,6 +10,7 @@ import pytest
 
 from stmtrack_plugin.adapters.layouts import read_reset_file
 from stmtrack_plugin.adapters.protocols import init_box, run_reset
+from stmtrack_plugin.adapters import vot_trax
 from stmtrack_plugin.adapters.vot_trax import Request, region_to_box, serve
 from stmtrack_plugin.adapters.vot_workspace import WorkspaceOptions, prepare_workspace
 from stmtrack_plugin.utils.sequences import load_otb_sequence
@@ -28,6 +29,9 @@ class FakeChannel:
 
     def reply(self, box, confidence):
         self.replies.append((tuple(box), confidence))
+
+    def close(self, reason=None):
+        self.closed = (reason,)
 
 
 class CountingTracker(TemplateTracker):
@@ -179,3 +183,79 @@ def vot_tracker(tmp_path_factory, shared_dir):
     from toolkit_helpers import served_tracker
 
     return served_tracker(tmp_path_factory.mktemp("tracker"), shared_dir)
+
+
+def test_empty_regions_are_refused_before_the_tracker():
+    trax = pytest.importorskip("trax")
+    with pytest.raises(ValueError, match="empty or invalid initialisation region"):
+        region_to_box(trax.Rectangle.create(10, 10, 0, 0))
+    flat = trax.Polygon.create([(5.0, 5.0), (5.0, 5.0), (5.0, 5.0)])
+    with pytest.raises(ValueError, match="empty or invalid initialisation region"):
+        region_to_box(flat, "bounds")
+    assert region_to_box(flat) == (4.5, 4.5, 1.0, 1.0)  # the authors' rule: +1 px, faithful
+    with pytest.raises(ValueError, match="mask is empty"):
+        region_to_box(trax.Mask.create(np.zeros((0, 0), np.uint8)))
+
+
+def test_session_error_is_sent_as_the_quit_reason(sequences_dir, capsys):
+    frame = load_otb_sequence(str(sequences_dir / "Crossing")).frames[0]
+    channel = FakeChannel([Request("frame", frame)])
+    assert vot_trax.run_session(channel, TemplateTracker()) == 1
+    reason = channel.closed[0]
+    assert "RuntimeError" in reason and "frame request before any initialize request" in reason
+    assert reason in capsys.readouterr().err
+    channel = FakeChannel([Request("initialize", frame, (204.0, 150.0, 17.0, 50.0)),
+                           Request("quit")])
+    assert vot_trax.run_session(channel, TemplateTracker()) == 0 and channel.closed == (None,)
+
+
+def _trax_session(tmp_path, frame, region, server_args):
+    """Start ``python -m stmtrack_plugin.vot_trax`` like the toolkit does; initialise once."""
+    trax = pytest.importorskip("trax")
+    from trax.client import Client
+    from trax.image import FileImage
+
+    proc = subprocess.Popen([sys.executable, "-m", "stmtrack_plugin.vot_trax", *server_args],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, TRAX="1", OMP_NUM_THREADS="1"))
+    try:
+        client = Client((proc.stdin.fileno(), proc.stdout.fileno()), log=lambda _: None)
+        try:
+            client.initialize({"color": FileImage.create(frame)}, [(region(trax), {})], {})
+            client.quit()
+            message = None
+        except trax.TraxException as exc:
+            message = str(exc)
+        proc.wait(timeout=120)
+        return message, proc.returncode, proc.stderr.read().decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.timeout(240)
+def test_trax_server_tells_the_toolkit_why_it_quits(tmp_path, sequences_dir):
+    """Through vot-trax's own client (what the toolkit uses): the reason arrives with the quit."""
+    from stmtrack_plugin.config import ModelConfig
+    from stmtrack_plugin.model import build_model, save_checkpoint
+
+    weights = tmp_path / "tiny.pkl"
+    save_checkpoint(build_model(ModelConfig(width_mult=0.125, neck_channels=32,
+                                            head_channels=32)), str(weights))
+    params = tmp_path / "tiny_params.py"
+    params.write_text("from stmtrack_plugin.config import load_parameters\n"
+                      "def parameters():\n    return load_parameters('vot2018', crop_size=129)\n")
+    frame = str(sequences_dir / "Crossing" / "img" / "0001.jpg")
+    args = ["--params", str(params), "--weights", str(weights)]
+    message, rc, err = _trax_session(tmp_path, frame,
+                                     lambda trax: trax.Rectangle.create(0, 0, 1e20, 1e20), args)
+    assert message.startswith("Server terminated the session: stmtrack: ValueError: box")
+    assert "too large for the 360x240 frame" in message and rc == 1 and "too large" in err
+    message, rc, _ = _trax_session(tmp_path, frame,
+                                   lambda trax: trax.Rectangle.create(200, 150, 17, 50), args)
+    assert message is None and rc == 0
+    message, rc, _ = _trax_session(tmp_path, frame,
+                                   lambda trax: trax.Rectangle.create(200, 150, 17, 50),
+                                   ["--params", str(params), "--weights", str(tmp_path / "no.pkl")])
+    assert "Server terminated the session: stmtrack: FileNotFoundError" in message
+    assert "does not exist" in message and rc == 1

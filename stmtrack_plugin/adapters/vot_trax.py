@@ -8,7 +8,10 @@ The VOT toolkit starts this module as ``<python> -m stmtrack_plugin.vot_trax`` (
 * one process serves any number of ``initialize`` requests (reset-based VOT2018 baseline
   re-initialises after each failure) without reloading the model;
 * rectangle, polygon and mask regions are accepted (a polygon or mask initialises with its
-  axis-aligned bounding box); every reply is a rectangle with a ``confidence`` property.
+  axis-aligned bounding box); every reply is a rectangle with a ``confidence`` property;
+* any error (bad init region or box, unreadable frame, weights that fail to load) ends the
+  session with the error message as the TraX quit reason, so the toolkit reports
+  "Server terminated the session: <message>" instead of a bare "Server terminated the session".
 
 Configuration comes from the environment (``trackers.ini`` ``env_*`` keys) or the command line:
 ``STMTRACK_PARAMS`` (parameter name or ``.py`` file), ``STMTRACK_WEIGHTS``, ``STMTRACK_DEVICE``,
@@ -54,14 +57,14 @@ def region_to_box(region, polygon_rule: str = "stmtrack") -> tuple:
     """
     kind = getattr(region, "type", None)
     if kind == "rectangle":
-        return tuple(float(v) for v in region.bounds())
+        return _non_empty(tuple(float(v) for v in region.bounds()))
     if kind == "polygon":
         pts = np.array([region.get(i) for i in range(region.size())], dtype=np.float64)
         if polygon_rule != "bounds":
-            return init_box(pts.reshape(-1), polygon_rule)
+            return _non_empty(tuple(float(v) for v in init_box(pts.reshape(-1), polygon_rule)))
         x0, y0 = pts.min(0)
         x1, y1 = pts.max(0)
-        return (float(x0), float(y0), float(x1 - x0), float(y1 - y0))
+        return _non_empty((float(x0), float(y0), float(x1 - x0), float(y1 - y0)))
     if kind == "mask":
         mask = np.asarray(region.array(True))
         ys, xs = np.nonzero(mask)
@@ -70,6 +73,12 @@ def region_to_box(region, polygon_rule: str = "stmtrack") -> tuple:
         return (float(xs.min()), float(ys.min()), float(xs.max() - xs.min() + 1),
                 float(ys.max() - ys.min() + 1))
     raise ValueError(f"unsupported TraX region type {kind!r} (rectangle, polygon, mask)")
+
+
+def _non_empty(box: tuple) -> tuple:
+    if not all(np.isfinite(box)) or box[2] <= 0 or box[3] <= 0:
+        raise ValueError(f"empty or invalid initialisation region: box {tuple(box)} (x, y, w, h)")
+    return box
 
 
 class TraxChannel:
@@ -103,8 +112,9 @@ class TraxChannel:
         rect = self._trax.Rectangle.create(*(float(v) for v in box))
         self._server.status([(rect, {"confidence": float(confidence)})])
 
-    def close(self) -> None:
-        self._server.quit()
+    def close(self, reason: Optional[str] = None) -> None:
+        """End the session; ``reason`` reaches the toolkit as the quit message (``trax.reason``)."""
+        self._server.quit(reason=reason)
 
 
 def serve(channel, tracker, read_image: Callable = read_image_bgr) -> int:
@@ -131,6 +141,33 @@ def serve(channel, tracker, read_image: Callable = read_image_bgr) -> int:
             channel.reply(out.box, out.score)
 
 
+def quit_reason(exc: BaseException, limit: int = 2000) -> str:
+    """A one-line quit message for the toolkit's log."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"stmtrack: {type(exc).__name__}: {text}"[:limit]
+
+
+def _close(channel, reason: Optional[str]) -> None:
+    try:
+        channel.close(reason)
+    except Exception as exc:  # the client may already be gone; nothing left to tell it
+        print(f"stmtrack TraX server: could not close the session: {exc}", file=sys.stderr)
+
+
+def run_session(channel, tracker, read_image: Callable = read_image_bgr) -> int:
+    """:func:`serve`, then close ``channel``: exit status 0, or 1 after an error, which is sent
+    as the quit reason (and printed to stderr, which the toolkit keeps in its log)."""
+    try:
+        serve(channel, tracker, read_image)
+    except Exception as exc:
+        reason = quit_reason(exc)
+        print(reason, file=sys.stderr)
+        _close(channel, reason)
+        return 1
+    _close(channel, None)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ
     p = argparse.ArgumentParser(
@@ -155,13 +192,14 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     spec = TrackerSpec(kind=args.tracker, params=args.params, weights=args.weights,
                        device=args.device, nanotrack_dir=args.nanotrack_dir)
-    tracker = spec.build()  # before the handshake: start-up is not under the watchdog
-    channel = TraxChannel(spec.name, args.polygon_init)
     try:
-        serve(channel, tracker)
-    finally:
-        channel.close()
-    return 0
+        tracker = spec.build()  # before the handshake: start-up is not under the watchdog
+    except Exception as exc:  # still shake hands, so the toolkit can show why
+        reason = quit_reason(exc)
+        print(reason, file=sys.stderr)
+        _close(TraxChannel(spec.name, args.polygon_init), reason)
+        return 1
+    return run_session(TraxChannel(spec.name, args.polygon_init), tracker)
 
 
 if __name__ == "__main__":

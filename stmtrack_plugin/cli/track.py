@@ -73,10 +73,22 @@ def parse_box(text: str) -> list:
 
 
 def resolve_device(name: str) -> str:
+    """``auto`` -> cuda when available, else cpu; a device that cannot be used is a ValueError."""
     import torch
 
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ValueError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, ... or "
+                         "auto)") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {name}: CUDA is not available (torch.cuda.is_available() "
+                             "is False); use --device cpu or --device auto")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
     return name
 
 

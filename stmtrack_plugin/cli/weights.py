@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 
 def add_arguments(parser):
@@ -22,24 +23,40 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
+    from stmtrack_plugin.model import CheckpointError
+
+    try:
+        return _run(args)
+    except (CheckpointError, FileNotFoundError, ValueError, KeyError, TypeError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"stmtrack weights: error: {msg}", file=sys.stderr)
+        return 2
+
+
+def _run(args) -> int:
     from stmtrack_plugin.config import ModelConfig, replace_strict
-    from stmtrack_plugin.model import (build_model, load_checkpoint, model_config_of,
-                                       save_checkpoint)
+    from stmtrack_plugin.model import build_model, save_checkpoint, verify_checkpoint
     from stmtrack_plugin.model.random_weights import randomize_model, state_digest
 
     if args.action == "random":
         config = ModelConfig()
         if args.model_config:
-            config = replace_strict(config, json.loads(args.model_config))
+            try:
+                overrides = json.loads(args.model_config)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"--model-config is not JSON: {exc}") from None
+            if not isinstance(overrides, dict):
+                raise ValueError("--model-config must be a JSON object, e.g. '{\"width_mult\": 0.125}'")
+            config = replace_strict(config, overrides)
         model = randomize_model(build_model(config), args.seed)
         save_checkpoint(model, args.out, epoch=-1)
         print(f"wrote seeded random weights (seed {args.seed}, NOT trained) to {args.out}, "
               f"sha256 {state_digest(model.state_dict())}")
         return 0
-    weights_only = not args.unsafe_load
-    config = model_config_of(args.path, weights_only=weights_only)
+    # everything is validated before any model memory is allocated
+    config, state, info = verify_checkpoint(args.path, weights_only=not args.unsafe_load)
     model = build_model(config)
-    info = load_checkpoint(model, args.path, weights_only=weights_only)
+    model.load_state_dict(state, strict=False)
     n_params = sum(p.numel() for p in model.parameters())
     print(f"{args.path}: OK, {len(model.state_dict())} tensors, {n_params:,} parameters")
     print(f"  epoch: {info.get('epoch', 'n/a')}; optimizer state: "

@@ -7,11 +7,14 @@
 from stmtrack_plugin.model.checkpoint import (
     CheckpointError,
     build_model_from_checkpoint,
+    check_finite,
     check_state_dict,
     load_checkpoint,
     model_config_of,
     read_checkpoint,
     save_checkpoint,
+    validate_model_config,
+    verify_checkpoint,
 )
 from stmtrack_plugin.model.head import HeadOutput, memory_read
 from stmtrack_plugin.model.imagenet import ImageNetReport, load_imagenet_backbones
@@ -20,6 +23,7 @@ from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, STMTrack, build_model
 __all__ = [
     "STMTrack", "build_model", "HeadOutput", "memory_read", "LEGACY_BLOCKS",
     "CheckpointError", "load_checkpoint", "save_checkpoint", "read_checkpoint",
-    "check_state_dict", "model_config_of", "build_model_from_checkpoint",
+    "check_state_dict", "check_finite", "model_config_of", "build_model_from_checkpoint",
+    "validate_model_config", "verify_checkpoint",
     "ImageNetReport", "load_imagenet_backbones",
 ]

@@ -93,7 +93,7 @@ class MemoryBackbone(InceptionTrunk):
 def truncated_normal_(tensor: torch.Tensor, std: float, bound: float = 2.0) -> torch.Tensor:
     """Fill with N(0, std^2) truncated to +-bound*std, by inverse-CDF sampling (one pass; torch's
     rejection-sampling ``trunc_normal_`` takes seconds for the 18 M trunk weights)."""
-    lo = 0.5 * (1.0 + torch.erf(torch.tensor(-bound / 2 ** 0.5))).item()
+    lo = 0.5 * (1.0 + torch.erf(torch.tensor(-bound / 2 ** 0.5, device="cpu"))).item()
     tensor.uniform_(2 * lo - 1, 1 - 2 * lo)  # (2 Phi(-b) - 1, 2 Phi(b) - 1)
     tensor.erfinv_().mul_(std * 2 ** 0.5)
     return tensor.clamp_(-bound * std, bound * std)

@@ -9,13 +9,19 @@ A bare state dict is accepted too, and an optional ``module.`` prefix (nn.DataPa
 DistributedDataParallel) is stripped. The four unused SiamFC++ blocks may be present or absent.
 Anything else that is missing, unexpected or wrongly shaped raises :class:`CheckpointError` naming
 the keys (the authors' loader only warns and silently leaves such a model partly random).
+
+Files are untrusted: nothing is sized or allocated from a file before it is validated. The
+recorded ``model_config`` is checked field by field (:func:`validate_model_config`), the key and
+shape check runs against a model built on the ``meta`` device (no memory), and tensors holding
+NaN or infinite values are refused; only then is the real model built.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import pickle
-from typing import Any, Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
@@ -23,6 +29,19 @@ from stmtrack_plugin.config import ModelConfig
 from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, STMTrack, build_model
 
 _LIST_LIMIT = 12
+
+#: (min, max) of the numeric ModelConfig fields recorded in a file. A field missing here (a new
+#: one) still gets the type check and :data:`_DEFAULT_RANGE`; ModelConfig's own checks run after.
+_CONFIG_RANGES = {
+    "width_mult": (1e-3, 1.0),
+    "neck_channels": (1, 4096),
+    "head_channels": (1, 4096),
+    "head_num_convs": (1, 64),
+    "total_stride": (1, 64),
+    "crop_pad": (0, 64),
+    "bn_eps": (0.0, 1.0),
+}
+_DEFAULT_RANGE = (0, 4096)
 
 
 class CheckpointError(RuntimeError):
@@ -33,6 +52,16 @@ def _name_keys(keys) -> str:
     keys = sorted(keys)
     shown = ", ".join(keys[:_LIST_LIMIT])
     return shown + (f", ... ({len(keys) - _LIST_LIMIT} more)" if len(keys) > _LIST_LIMIT else "")
+
+
+def _unpickler_detail(message: str) -> str:
+    """One line out of torch's multi-line load errors: the unpickler's own reason if given."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    for i, line in enumerate(lines):
+        if "WeightsUnpickler error:" in line:
+            rest = line.split("WeightsUnpickler error:", 1)[1].strip()
+            return rest or (lines[i + 1] if i + 1 < len(lines) else line)
+    return lines[0] if lines else message
 
 
 def read_checkpoint(path: str, weights_only: bool = True) -> Dict[str, Any]:
@@ -47,12 +76,16 @@ def read_checkpoint(path: str, weights_only: bool = True) -> Dict[str, Any]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as exc:
-        hint = (" It holds objects other than tensors; if you trust the file, load it with "
-                "weights_only=False (--unsafe-load)." if weights_only else "")
-        raise CheckpointError(f"cannot read checkpoint {path}: {exc}.{hint}") from exc
+        detail = _unpickler_detail(str(exc))
+        if weights_only and "Unsupported global" in detail:
+            raise CheckpointError(
+                f"cannot read checkpoint {path}: {detail}. It holds objects other than tensors; "
+                "if you trust the file, load it with weights_only=False (--unsafe-load).") from None
+        raise CheckpointError(f"cannot read checkpoint {path} (truncated, corrupt or not a torch "
+                              f"file?): {detail}") from None
     except Exception as exc:  # torch raises many types for corrupt files (KeyError, EOFError, ...)
         raise CheckpointError(f"cannot read checkpoint {path} (truncated or not a torch file?): "
-                              f"{exc}") from exc
+                              f"{_unpickler_detail(str(exc))}") from None
     if not isinstance(obj, Mapping):
         raise CheckpointError(f"checkpoint {path} holds a {type(obj).__name__}, not a state dict")
     if "model_state_dict" in obj:
@@ -70,6 +103,50 @@ def strip_prefix(state_dict: Mapping[str, torch.Tensor], prefix: str = "module."
     if state_dict and all(k.startswith(prefix) for k in state_dict):
         return {k[len(prefix):]: v for k, v in state_dict.items()}
     return dict(state_dict)
+
+
+def check_finite(state_dict: Mapping[str, torch.Tensor]) -> None:
+    """Raise :class:`CheckpointError` naming the floating tensors that hold NaN or inf values."""
+    bad = [k for k, v in state_dict.items()
+           if torch.is_tensor(v) and v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointError(f"{len(bad)} tensor(s) hold NaN or infinite values: {_name_keys(bad)}")
+
+
+def validate_model_config(recorded: Any) -> ModelConfig:
+    """A :class:`ModelConfig` from a file's ``model_config`` entry, or :class:`CheckpointError`.
+
+    Table-driven from ModelConfig's fields: only known fields; each value must have the type of
+    the field's default (an int is accepted for a float field; bools never pass as numbers);
+    numbers must be finite and inside :data:`_CONFIG_RANGES` (:data:`_DEFAULT_RANGE` otherwise).
+    """
+    if not isinstance(recorded, Mapping):
+        raise CheckpointError(f"model_config is a {type(recorded).__name__}, not a mapping")
+    fields = {f.name: f for f in dataclasses.fields(ModelConfig)}
+    unknown = [str(k) for k in recorded if k not in fields]
+    if unknown:
+        raise CheckpointError(f"unknown model_config field(s): {_name_keys(unknown)}")
+    for name, value in recorded.items():
+        default = fields[name].default
+        kind = type(default)
+        if kind is float:
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        elif kind is int:
+            ok = isinstance(value, int) and not isinstance(value, bool)
+        else:
+            ok = isinstance(value, kind)
+        if not ok:
+            raise CheckpointError(f"model_config field {name!r} must be {kind.__name__}, got "
+                                  f"{value!r} ({type(value).__name__})")
+        if kind in (int, float):
+            lo, hi = _CONFIG_RANGES.get(name, _DEFAULT_RANGE)
+            if not (math.isfinite(value) and lo <= value <= hi):
+                raise CheckpointError(f"model_config field {name!r} = {value!r} is outside "
+                                      f"[{lo}, {hi}]")
+    try:
+        return ModelConfig(**recorded)
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"invalid model_config: {exc}") from None
 
 
 def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
@@ -103,43 +180,62 @@ def load_checkpoint(model: STMTrack, path: str, weights_only: bool = True) -> Di
         check_state_dict(model, state)
     except CheckpointError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    try:
+        check_finite(state)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     model.load_state_dict(state, strict=False)
     return {k: v for k, v in ckpt.items() if k != "model_state_dict"}
 
 
 def model_config_of(path: str, weights_only: bool = True) -> ModelConfig:
-    """The :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
-    return _config_of(read_checkpoint(path, weights_only=weights_only).get("model_config"), path)
+    """The validated :class:`ModelConfig` recorded in a checkpoint (the authors' files: the default)."""
+    return _config_of(read_checkpoint(path, weights_only=weights_only), path)
 
 
-def _config_of(recorded, path: str) -> ModelConfig:
+def _config_of(ckpt: Mapping[str, Any], path: str) -> ModelConfig:
+    recorded = ckpt.get("model_config")
     if recorded is None:
         return ModelConfig()
-    names = {f.name for f in dataclasses.fields(ModelConfig)}
-    unknown = set(recorded) - names
-    if unknown:
-        raise CheckpointError(f"{path}: unknown model_config field(s): {_name_keys(unknown)}")
-    return ModelConfig(**recorded)
+    try:
+        return validate_model_config(recorded)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def verify_checkpoint(path: str, weights_only: bool = True
+                      ) -> Tuple[ModelConfig, Dict[str, torch.Tensor], Dict[str, Any]]:
+    """Validate a file without allocating a model: ``(config, state_dict, other entries)``.
+
+    The config is checked first, then keys and shapes against the model built on the ``meta``
+    device (shapes only, no memory), then the values (finite). Raises :class:`CheckpointError`.
+    """
+    ckpt = read_checkpoint(path, weights_only=weights_only)
+    config = _config_of(ckpt, path)
+    state = strip_prefix(ckpt["model_state_dict"])
+    try:
+        with torch.device("meta"):
+            skeleton = build_model(config, init_weights=False)
+        check_state_dict(skeleton, state)
+        check_finite(state)
+    except (CheckpointError, ValueError) as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    return config, state, {k: v for k, v in ckpt.items() if k != "model_state_dict"}
 
 
 def build_model_from_checkpoint(path: str, device: Optional[str] = None,
                                 weights_only: bool = True) -> STMTrack:
     """Build the model the checkpoint describes, load its weights strictly, set eval mode.
 
+    Everything is validated (:func:`verify_checkpoint`) before the model is allocated.
     Start-up: the file is read once, and the modules are built on the meta device, so no random
     initialisation runs for tensors the file then overwrites; the file's tensors are assigned
     (cast to the model's dtypes, so values are those ``load_checkpoint`` would copy). Unused
     legacy blocks a file lacks get PyTorch's default initialisation, as a regular build does.
     """
-    ckpt = read_checkpoint(path, weights_only=weights_only)
-    config = _config_of(ckpt.get("model_config"), path)
+    config, state, _ = verify_checkpoint(path, weights_only=weights_only)
     with torch.device("meta"):
         model = build_model(config, init_weights=False)
-    state = strip_prefix(ckpt["model_state_dict"])
-    try:
-        check_state_dict(model, state)
-    except CheckpointError as exc:
-        raise CheckpointError(f"{path}: {exc}") from None
     expected = model.state_dict()
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()}, strict=False,
                           assign=True)

@@ -12,13 +12,21 @@ the tracker will not guess a scaling), 4-channel frames (RGBA/BGRA: drop the alp
 with ``cv2.cvtColor``), other shapes, empty frames.
 
 Boxes are ``[x, y, w, h]`` (0-based, floats); refused when not 4 finite numbers, when w or h is
-<= 0, or when the box does not overlap the image.
+<= 0 or below :data:`MIN_BOX_SIZE` pixels, when w or h is more than :data:`MAX_BOX_SCALE` times
+the frame's width or height (such boxes overflow the crop arithmetic: 1e6, 1e20, 1e39, ...),
+or when the box does not overlap the image (so ``|x|`` and ``|y|`` are bounded too).
 """
 from __future__ import annotations
 
 from typing import Tuple
 
 import numpy as np
+
+#: largest accepted init box side, as a multiple of the frame's side (the tracker clamps its
+#: boxes to the frame after the first frame anyway)
+MAX_BOX_SCALE = 16
+#: smallest accepted init box side in pixels (smaller sides underflow the float32 crop scale)
+MIN_BOX_SIZE = 1e-3
 
 
 def check_frame(image) -> np.ndarray:
@@ -54,7 +62,12 @@ def check_box(box, image_wh: Tuple[int, int]) -> np.ndarray:
     x, y, w, h = arr
     if w <= 0 or h <= 0:
         raise ValueError(f"box width and height must be > 0, got w={w}, h={h}")
+    if w < MIN_BOX_SIZE or h < MIN_BOX_SIZE:
+        raise ValueError(f"box width and height must be >= {MIN_BOX_SIZE} pixels, got w={w}, h={h}")
     width, height = image_wh
+    if w > MAX_BOX_SCALE * width or h > MAX_BOX_SCALE * height:
+        raise ValueError(f"box {arr.tolist()} is too large for the {width}x{height} frame (w and "
+                         f"h may be at most {MAX_BOX_SCALE} times the frame's width and height)")
     if x + w <= 0 or y + h <= 0 or x >= width or y >= height:
         raise ValueError(f"box {arr.tolist()} does not overlap the {width}x{height} frame")
     return arr
