@@ -198,8 +198,8 @@ def test_config_in_range_but_not_fitting_the_tensors_builds_nothing(tmp_path, ti
     real_build = ckpt_module.build_model
     devices = []
 
-    def spy(config):
-        model = real_build(config)
+    def spy(config, **kwargs):
+        model = real_build(config, **kwargs)
         devices.append(next(model.parameters()).device.type)
         return model
 
