@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from stmtrack_plugin.model.geometry import score_offset, score_size
+from stmtrack_plugin.model.trunks import score_geometry
 from stmtrack_plugin.training.config import TrainConfig
 from stmtrack_plugin.training.datasets import build_dataset
 from stmtrack_plugin.training.datasets.base import TrackRecord
@@ -43,8 +43,8 @@ class TrainingPairs(torch.utils.data.Dataset):
                                    cfg.max_gap, cfg.negative_ratio, cfg.authors_sampler_bug)
         self.length = cfg.pairs_per_epoch if length is None else length
         self.epoch = 0
-        self.score_size = score_size(cfg.crop_size, cfg.model.crop_pad)
-        self.offset = score_offset(cfg.crop_size, self.score_size, cfg.model.total_stride)
+        # the score grid of the recipe's model (its trunk's stride, map size and cell offset)
+        self.score_size, self.offset = score_geometry(cfg.model, cfg.crop_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
