@@ -18,7 +18,8 @@ def add_arguments(parser):
     p.add_argument("--out", required=True, help="output file (.pkl)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model-config", default=None,
-                   help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models)')
+                   help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models) '
+                        'or \'{"backbone": "efficientnet_lite0"}\' (its stride and crop_pad follow)')
 
 
 def run(args) -> int:
@@ -26,11 +27,12 @@ def run(args) -> int:
     from stmtrack_plugin.model import (build_model, load_checkpoint, model_config_of,
                                        save_checkpoint)
     from stmtrack_plugin.model.random_weights import randomize_model, state_digest
+    from stmtrack_plugin.model.trunks import model_config_for
 
     if args.action == "random":
-        config = ModelConfig()
-        if args.model_config:
-            config = replace_strict(config, json.loads(args.model_config))
+        overrides = json.loads(args.model_config) if args.model_config else {}
+        config = model_config_for(overrides.get("backbone", ModelConfig().backbone))
+        config = replace_strict(config, overrides)
         model = randomize_model(build_model(config), args.seed)
         save_checkpoint(model, args.out, epoch=-1)
         print(f"wrote seeded random weights (seed {args.seed}, NOT trained) to {args.out}, "
