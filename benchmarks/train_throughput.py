@@ -30,14 +30,14 @@ def bench_data(cfg, data: str, n: int) -> float:
 
 
 def bench_step(cfg, device: torch.device, batch: int, steps: int) -> float:
-    from stmtrack_plugin.model.geometry import score_size
+    from stmtrack_plugin.model.trunks import score_geometry
     from stmtrack_plugin.training.losses import stmtrack_loss
     from stmtrack_plugin.training.schedule import build_optimizer
     from stmtrack_plugin.training.trainer import build_training_model
 
     model = build_training_model(cfg, device)
     optimizer = build_optimizer(model, cfg)
-    s, t, k = cfg.crop_size, cfg.num_memory_frames, score_size(cfg.crop_size) ** 2
+    s, t, k = cfg.crop_size, cfg.num_memory_frames, score_geometry(cfg.model, cfg.crop_size)[0] ** 2
     mem = torch.rand(batch, t, 3, s, s, device=device) * 255
     fg = (torch.rand(batch, t, 1, s, s, device=device) > 0.5).float()
     query = torch.rand(batch, 3, s, s, device=device) * 255

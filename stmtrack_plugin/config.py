@@ -25,7 +25,9 @@ class ModelConfig:
     """Architecture of the STMTrack network.
 
     The defaults are the authors' GoogLeNet (Inception-v3) model, whose checkpoints have the 924
-    keys of ``reference/state_dict_keys.json``. ``width_mult`` < 1 scales every backbone, neck and
+    keys of ``reference/state_dict_keys.json``. ``backbone`` names the trunk (see
+    :mod:`stmtrack_plugin.model.trunks`; ``model_config_for(name)`` fills in the stride, crop_pad
+    and BN eps a trunk needs). ``width_mult`` < 1 scales every backbone, neck and
     head channel count; it exists only to make tiny models for tests and smoke training (such a
     model cannot load the authors' checkpoints).
     """
@@ -36,7 +38,8 @@ class ModelConfig:
     head_num_convs: int = 7  # convs per head tower
     total_stride: int = 8  # stride of the feature map w.r.t. the crop
     crop_pad: int = 4  # border cells removed from the 768-channel backbone output
-    bn_eps: float = 1e-3  # BatchNorm eps of the Inception BasicConv2d blocks
+    bn_eps: float = 1e-3  # BatchNorm eps of the trunk's conv blocks
+    backbone: str = "googlenet"  # trunk: "googlenet" (the authors') or "efficientnet_lite0"
 
     def __post_init__(self):
         if not (0 < self.width_mult <= 1.0):
@@ -44,6 +47,8 @@ class ModelConfig:
         for name in ("neck_channels", "head_channels", "head_num_convs", "total_stride"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not isinstance(self.backbone, str) or not self.backbone:
+            raise ValueError(f"backbone must be a trunk name, got {self.backbone!r}")
 
 
 @dataclass(frozen=True)

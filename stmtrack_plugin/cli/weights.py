@@ -19,7 +19,8 @@ def add_arguments(parser):
     p.add_argument("--out", required=True, help="output file (.pkl)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model-config", default=None,
-                   help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models)')
+                   help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models) '
+                        'or \'{"backbone": "efficientnet_lite0"}\' (its stride and crop_pad follow)')
 
 
 def run(args) -> int:
@@ -37,9 +38,10 @@ def _run(args) -> int:
     from stmtrack_plugin.config import ModelConfig, replace_strict
     from stmtrack_plugin.model import build_model, save_checkpoint, verify_checkpoint
     from stmtrack_plugin.model.random_weights import randomize_model, state_digest
+    from stmtrack_plugin.model.trunks import model_config_for
 
     if args.action == "random":
-        config = ModelConfig()
+        overrides = {}
         if args.model_config:
             try:
                 overrides = json.loads(args.model_config)
@@ -47,7 +49,8 @@ def _run(args) -> int:
                 raise ValueError(f"--model-config is not JSON: {exc}") from None
             if not isinstance(overrides, dict):
                 raise ValueError("--model-config must be a JSON object, e.g. '{\"width_mult\": 0.125}'")
-            config = replace_strict(config, overrides)
+        config = model_config_for(overrides.get("backbone", ModelConfig().backbone))
+        config = replace_strict(config, overrides)
         model = randomize_model(build_model(config), args.seed)
         save_checkpoint(model, args.out, epoch=-1)
         print(f"wrote seeded random weights (seed {args.seed}, NOT trained) to {args.out}, "

@@ -1,4 +1,7 @@
-"""Feature-map geometry of the STMTrack network, as pure functions of integers.
+"""Feature-map geometry of the authors' (googlenet) STMTrack network, as pure functions of integers.
+
+Callers that may hold another trunk ask :func:`stmtrack_plugin.model.trunks.score_geometry` (or
+``STMTrack.score_geometry``), which uses these functions for the authors' trunk.
 
 Frames of reference: a *crop* is the square network input of side ``crop_size`` pixels; the
 *score map* is the ``score_size x score_size`` grid the head predicts on. Cell (i, j) (row i,

@@ -11,8 +11,6 @@ from typing import NamedTuple, Tuple
 import torch
 from torch import nn
 
-from stmtrack_plugin.model.geometry import score_offset
-
 
 class Neck(nn.Module):
     """``AdjustLayer``: one 3x3 conv with bias, no BN, no activation. (N, 768, s, s) -> (N, C, s, s)."""
@@ -122,22 +120,23 @@ class STMHead(nn.Module):
         cls_feat = self.cls_ctr(y)
         return self.cls_score(cls_feat), self.ctr_score(cls_feat), self.reg_offsets(self.reg(y))
 
-    def decode(self, reg: torch.Tensor, crop_size: int) -> torch.Tensor:
-        """(B, 4, s, s) raw regression (l, t, r, b) -> (B, K, 4) xyxy boxes in crop pixels."""
+    def decode(self, reg: torch.Tensor, offset: int) -> torch.Tensor:
+        """(B, 4, s, s) raw regression (l, t, r, b) -> (B, K, 4) xyxy boxes in crop pixels.
+
+        ``offset``: crop-pixel coordinate of cell 0's centre (``STMTrack.score_geometry``)."""
         size = reg.shape[-1]
         offsets = torch.exp(self.si * reg + self.bi) * self.total_stride
         offsets = offsets.permute(0, 2, 3, 1).reshape(reg.shape[0], -1, 4)
-        ctr = grid_centres(size, score_offset(crop_size, size, self.total_stride), self.total_stride,
-                           reg.device).to(offsets.dtype)
+        ctr = grid_centres(size, offset, self.total_stride, reg.device).to(offsets.dtype)
         return torch.cat([ctr - offsets[..., :2], ctr + offsets[..., 2:]], dim=2)
 
-    def forward(self, fm: torch.Tensor, fq: torch.Tensor, crop_size: int) -> HeadOutput:
-        """fm (B, C, T, s, s), fq (B, C, s, s), crop side S -> :class:`HeadOutput`."""
+    def forward(self, fm: torch.Tensor, fq: torch.Tensor, offset: int) -> HeadOutput:
+        """fm (B, C, T, s, s), fq (B, C, s, s), cell-0 centre ``offset`` -> :class:`HeadOutput`."""
         cls, ctr, reg = self.solve(memory_read(fm, fq))
         b = cls.shape[0]
         return HeadOutput(cls.permute(0, 2, 3, 1).reshape(b, -1, 1),
                           ctr.permute(0, 2, 3, 1).reshape(b, -1, 1),
-                          self.decode(reg, crop_size))
+                          self.decode(reg, offset))
 
 
 class LegacyBlock(nn.Module):

@@ -3,10 +3,12 @@
 Coordinate frames and conventions:
 
 * Images are float tensors holding **BGR** values in 0..255 (the crops the tracker cuts from cv2
-  frames); the backbones convert to RGB in [-1, 1] themselves.
+  frames); the backbones normalise them themselves (each trunk its own way, see :mod:`.trunks`).
 * A crop has side S (289 for the authors' model); features and score maps have side
-  ``s = geometry.score_size(S)`` (25), K = s * s cells, flattened row-major (x fastest).
-* Boxes are xyxy in crop pixels; cell (i, j) is centred at ``(offset + 8 j, offset + 8 i)``.
+  ``s, offset = model.score_geometry(S)`` (25, 48 for the authors' model), K = s * s cells,
+  flattened row-major (x fastest).
+* Boxes are xyxy in crop pixels; cell (i, j) is centred at
+  ``(offset + stride j, offset + stride i)`` (stride 8 for the authors' model).
 
 The module holds no per-video state: one model can serve several trackers.
 """
@@ -18,22 +20,23 @@ import torch
 from torch import nn
 
 from stmtrack_plugin.config import ModelConfig
-from stmtrack_plugin.model.backbone import MemoryBackbone, QueryBackbone, init_trunk_weights
 from stmtrack_plugin.model.head import HeadOutput, LegacyBlock, Neck, STMHead
-from stmtrack_plugin.model.inception import channel_fn
+from stmtrack_plugin.model.trunks import TrunkSpec, check_config, score_geometry
 
 #: names of the four unused SiamFC++ blocks that the authors' checkpoints carry
 LEGACY_BLOCKS = ("r_z_k", "c_z_k", "r_x", "c_x")
 
 
 class STMTrack(nn.Module):
-    """Space-time memory tracker network (Fu et al., CVPR 2021), the authors' GoogLeNet variant."""
+    """Space-time memory tracker network (Fu et al., CVPR 2021) on the trunk ``config.backbone``
+    (default: the authors' GoogLeNet variant)."""
 
     def __init__(self, config: ModelConfig = ModelConfig(), init_weights: bool = True):
         super().__init__()
         self.config = config
-        self.basemodel_m = MemoryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
-        self.basemodel_q = QueryBackbone(config.width_mult, config.crop_pad, config.bn_eps)
+        self.trunk: TrunkSpec = check_config(config)
+        self.basemodel_m = self.trunk.build_memory(config)
+        self.basemodel_q = self.trunk.build_query(config)
         trunk_channels = self.basemodel_q.out_channels
         self.neck_m = Neck(trunk_channels, config.neck_channels, init_weights)
         self.neck_q = Neck(trunk_channels, config.neck_channels, init_weights)
@@ -42,8 +45,12 @@ class STMTrack(nn.Module):
         for name in LEGACY_BLOCKS:
             self.add_module(name, LegacyBlock(config.head_channels))
         if init_weights:  # off when every tensor is overwritten next (a checkpoint load)
-            init_trunk_weights(self.basemodel_m)
-            init_trunk_weights(self.basemodel_q)
+            self.trunk.init_weights(self.basemodel_m)
+            self.trunk.init_weights(self.basemodel_q)
+
+    def score_geometry(self, crop_size: int) -> Tuple[int, int]:
+        """``(score_size, offset)`` of the score map for crops of side ``crop_size``."""
+        return score_geometry(self.config, crop_size)
 
     # -- stages ---------------------------------------------------------------------------------
     def memorize(self, frames: torch.Tensor, fg_bg: torch.Tensor) -> torch.Tensor:
@@ -61,7 +68,8 @@ class STMTrack(nn.Module):
 
     def predict(self, query: torch.Tensor, memory: torch.Tensor) -> HeadOutput:
         """query (B, 3, S, S), memory (B, C, T, s, s) -> :class:`HeadOutput` (logits, boxes)."""
-        return self.head(memory, self.encode_query(query), query.shape[-1])
+        offset = self.score_geometry(query.shape[-1])[1]
+        return self.head(memory, self.encode_query(query), offset)
 
     def track(self, query: torch.Tensor, memory: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The tracker protocol: query (1, 3, S, S), memory (1, C, T, s, s) ->
@@ -85,10 +93,10 @@ class STMTrack(nn.Module):
 def build_model(config: ModelConfig = ModelConfig(), init_weights: bool = True) -> STMTrack:
     """Build an STMTrack network with random weights (load a checkpoint next).
 
-    ``init_weights=False`` skips the trunk, neck and head initialisation; with
-    ``torch.device("meta")`` it builds the modules without allocating or drawing anything, as
-    :func:`~stmtrack_plugin.model.checkpoint.build_model_from_checkpoint` does.
+    ``config.backbone`` picks the trunk; a config that contradicts its trunk (stride, channels)
+    raises ``ValueError``. ``init_weights=False`` skips the trunk, neck and head initialisation;
+    with ``torch.device("meta")`` it builds the modules without allocating or drawing anything,
+    as :func:`~stmtrack_plugin.model.checkpoint.build_model_from_checkpoint` does.
     """
-    if channel_fn(config.width_mult)(192) < 1:
-        raise ValueError(f"width_mult {config.width_mult} leaves no channels")
+    check_config(config)
     return STMTrack(config, init_weights)

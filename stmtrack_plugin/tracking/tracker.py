@@ -11,8 +11,10 @@ Conventions (one place for all of them):
 * **Model**: any object with ``memorize(frames (N,3,S,S), fg_bg (N,1,S,S)) -> memory
   (1,C,N,h,w)`` and ``track(query (1,3,S,S), memory (1,C,T,h,w)) -> (score (1,K), boxes
   (1,K,4))``: float32 BGR crops with values 0..255, boxes xyxy in crop pixels, K cells in
-  row-major order. The tracker keeps all per-video state; the model holds none, so one model
-  can serve several trackers.
+  row-major order. A model that has ``score_geometry(S) -> (score_size, offset)`` (every
+  :class:`~stmtrack_plugin.model.STMTrack`, whatever its trunk) sets the score grid; other models
+  are taken to be the authors' Inception geometry. The tracker keeps all per-video state; the
+  model holds none, so one model can serve several trackers.
 * ``track`` returns a :class:`TrackResult`; its ``score`` is the windowed, penalised score of
   the chosen cell (what the confidence gate reads), and it carries diagnostics for parity.
 """
@@ -81,6 +83,16 @@ def build_model(weights: Optional[str] = None, device=None):
     return build_model_from_checkpoint(resolve_weights(weights), device=device)
 
 
+def _score_grid(model, params: TrackerParams) -> Tuple[int, int]:
+    """(score_size, offset) for ``params.crop_size``: asked of the model when it can say."""
+    geometry = getattr(model, "score_geometry", None)
+    if callable(geometry):
+        size, offset = geometry(params.crop_size)
+        return int(size), int(offset)
+    size = score_size(params.crop_size, params.model.crop_pad)
+    return size, score_offset(params.crop_size, size, params.total_stride)
+
+
 def _model_device(model) -> torch.device:
     if isinstance(model, torch.nn.Module):
         for tensor in list(model.parameters()) + list(model.buffers()):
@@ -114,10 +126,7 @@ class STMTracker:
                 model.to(self.device)
             model.eval()
         self.debug = debug
-        # the border crop of the feature map: the model's own config when it has one
-        crop_pad = getattr(getattr(model, "config", None), "crop_pad", params.model.crop_pad)
-        self.score_size = score_size(params.crop_size, crop_pad)
-        self.score_offset = score_offset(params.crop_size, self.score_size, params.total_stride)
+        self.score_size, self.score_offset = _score_grid(model, params)
         self.window = cosine_window(self.score_size)
         self.memory = MemoryBank(self.device, storage_device=params.storage_device,
                                  storage_dtype=_DTYPES[params.storage_dtype],

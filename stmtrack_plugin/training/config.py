@@ -22,7 +22,8 @@ from typing import Tuple
 from stmtrack_plugin.config import ModelConfig, load_parameter_module, shipped_parameter_files
 
 #: dataset kinds understood by :func:`stmtrack_plugin.training.datasets.build_dataset`
-DATASET_KINDS = ("got10k", "lasot", "trackingnet", "imagenet_vid", "imagenet_det", "coco", "otb")
+DATASET_KINDS = ("got10k", "lasot", "trackingnet", "imagenet_vid", "imagenet_det", "coco", "otb",
+                 "video", "still_images")
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,14 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 import torch
 
-from stmtrack_plugin.model.geometry import score_offset, score_size
+from stmtrack_plugin.model.trunks import score_geometry
 from stmtrack_plugin.training.config import TrainConfig
 from stmtrack_plugin.training.datasets import build_dataset
 from stmtrack_plugin.training.datasets.base import TrackRecord
+from stmtrack_plugin.training.datasets.frames import VideoFrameReader, read_record_frames
 from stmtrack_plugin.training.sampler import PairSampler, SampleSpec, box_is_reasonable
 from stmtrack_plugin.training.targets import make_densebox_target
 from stmtrack_plugin.training.transforms import fg_bg_label_map, random_crop
-from stmtrack_plugin.utils.io import read_image_bgr
 
 
 def load_datasets(cfg: TrainConfig, data_root: str, use_cache: bool = True) -> List[List[TrackRecord]]:
@@ -43,8 +43,9 @@ class TrainingPairs(torch.utils.data.Dataset):
                                    cfg.max_gap, cfg.negative_ratio, cfg.authors_sampler_bug)
         self.length = cfg.pairs_per_epoch if length is None else length
         self.epoch = 0
-        self.score_size = score_size(cfg.crop_size, cfg.model.crop_pad)
-        self.offset = score_offset(cfg.crop_size, self.score_size, cfg.model.total_stride)
+        self.video_reader = VideoFrameReader()  # per process: decoders are not pickled
+        # the score grid of the recipe's model (its trunk's stride, map size and cell offset)
+        self.score_size, self.offset = score_geometry(cfg.model, cfg.crop_size)
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
@@ -54,16 +55,14 @@ class TrainingPairs(torch.utils.data.Dataset):
 
     def _load(self, spec: SampleSpec):
         """Read the frames of a sample; None if any box fails the authors' filter."""
-        cfg, images = self.cfg, {}
+        cfg = self.cfg
         frames = list(spec.memory) + [spec.query]
-        for rec, idx in frames:
-            path = rec.frame_path(idx)
-            if path not in images:
-                images[path] = read_image_bgr(path)
-            if not box_is_reasonable(rec.boxes[idx], images[path].shape, cfg.max_aspect_ratio,
+        images = read_record_frames(frames, self.video_reader)  # image files or video frames
+        for (rec, idx), image in zip(frames, images):
+            if not box_is_reasonable(rec.boxes[idx], image.shape, cfg.max_aspect_ratio,
                                      cfg.area_rate_range, cfg.authors_filter_bug):
                 return None
-        return [(images[rec.frame_path(idx)], rec.boxes[idx]) for rec, idx in frames]
+        return [(image, rec.boxes[idx]) for (rec, idx), image in zip(frames, images)]
 
     def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
         cfg = self.cfg

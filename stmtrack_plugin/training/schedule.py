@@ -5,23 +5,25 @@
   (per iteration). The whole schedule is multiplied by the linear-scaling factor.
 * Groups: parameters whose name contains ``basemodel_`` (backbones, including the label-map conv)
   get ``backbone_lr_mult`` (0.1); everything else 1.
-* Freezing: backbone conv weights (``basemodel_.*\\.conv\\.``) are frozen; from
+* Freezing follows the trunk's :class:`~stmtrack_plugin.model.trunks.FreezePlan`. For the
+  authors' trunk: backbone conv weights (``basemodel_.*\\.conv\\.``) are frozen; from
   ``unfreeze_epoch`` on, those of Mixed_5* and Mixed_6* train. Conv2d_1a..4a never train; BN
   parameters and the label-map conv always train. The unused legacy blocks never train.
+  A plan pattern that matches no parameter of the model is an error (a renamed layer would
+  otherwise silently train, or never unfreeze).
 """
 from __future__ import annotations
 
 import math
 import re
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
+from stmtrack_plugin.model.trunks import GOOGLENET, FreezePlan, trunk_spec
 from stmtrack_plugin.training.config import TrainConfig
 
 LEGACY_PREFIXES = ("r_z_k.", "c_z_k.", "r_x.", "c_x.")
-_BACKBONE_CONV = re.compile(r"basemodel_.*\.conv\.")
-_LATE_LAYERS = re.compile(r"basemodel_[mq]\.Mixed_[56]")
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, iteration: int, iters_per_epoch: int,
@@ -39,20 +41,46 @@ def learning_rate(cfg: TrainConfig, epoch: int, iteration: int, iters_per_epoch:
     return lr * scale
 
 
-def is_trainable(name: str, epoch: int, unfreeze_epoch: int) -> bool:
-    """Whether parameter ``name`` receives gradients during ``epoch``."""
+def is_trainable(name: str, epoch: int, unfreeze_epoch: int,
+                 plan: FreezePlan = GOOGLENET.freeze) -> bool:
+    """Whether parameter ``name`` receives gradients during ``epoch`` under ``plan``."""
     if name.startswith(LEGACY_PREFIXES):
         return False
-    if _BACKBONE_CONV.search(name):
-        return epoch >= unfreeze_epoch and bool(_LATE_LAYERS.match(name))
+    if re.search(plan.frozen, name):
+        return epoch >= unfreeze_epoch and bool(re.match(plan.late, name))
     return True
 
 
-def apply_freeze(model: torch.nn.Module, epoch: int, unfreeze_epoch: int) -> Dict[str, int]:
-    """Set ``requires_grad`` for ``epoch``; returns counts of trainable / frozen tensors."""
+def freeze_plan_of(model: torch.nn.Module) -> FreezePlan:
+    """The freeze plan of the model's trunk (``model.config.backbone``; default the authors')."""
+    config = getattr(getattr(model, "module", model), "config", None)
+    return trunk_spec(getattr(config, "backbone", GOOGLENET.name)).freeze
+
+
+def check_freeze_plan(names, plan: FreezePlan) -> None:
+    """Raise ``ValueError`` if a pattern of ``plan`` matches none of the parameter ``names``."""
+    names = list(names)
+    unmatched = [f"{field}={pattern!r}" for field, pattern, hit in (
+        ("frozen", plan.frozen, lambda n: re.search(plan.frozen, n)),
+        ("late", plan.late, lambda n: re.match(plan.late, n) and re.search(plan.frozen, n)))
+        if not any(hit(n) for n in names)]
+    if unmatched:
+        raise ValueError("freeze plan pattern(s) match no parameter of the model: "
+                         + ", ".join(unmatched) + f" ({len(names)} parameters checked)")
+
+
+def apply_freeze(model: torch.nn.Module, epoch: int, unfreeze_epoch: int,
+                 plan: Optional[FreezePlan] = None) -> Dict[str, int]:
+    """Set ``requires_grad`` for ``epoch``; returns counts of trainable / frozen tensors.
+
+    ``plan`` defaults to the model's trunk plan; one whose patterns match nothing raises.
+    """
+    plan = freeze_plan_of(model) if plan is None else plan
+    params = list(model.named_parameters())
+    check_freeze_plan((n for n, _ in params), plan)
     counts = {"trainable": 0, "frozen": 0}
-    for name, param in model.named_parameters():
-        param.requires_grad_(is_trainable(name, epoch, unfreeze_epoch))
+    for name, param in params:
+        param.requires_grad_(is_trainable(name, epoch, unfreeze_epoch, plan))
         counts["trainable" if param.requires_grad else "frozen"] += 1
     return counts
 

@@ -3,7 +3,9 @@
 A reader turns a dataset root into a list of :class:`TrackRecord`: one tracked object with its
 frame files, (N, 4) xywh boxes in frame pixels (as written in the annotation files, no 1-based
 shift: the authors use the raw values too) and a visibility mask. Still-image datasets (COCO,
-ImageNet DET) give one record per object with a single frame and ``is_image=True``.
+ImageNet DET) give one record per object with a single frame and ``is_image=True``. Video
+datasets give records with ``video=True``: ``frame_dir`` is then the video file and frame ``i`` is
+its ``i``-th decoded frame (read with :func:`.frames.read_record_frames`).
 
 Scanning a full dataset (ImageNet VID has a million XML files) takes minutes, so readers build
 their record list once and store it in a cache file keyed by the dataset kind, split, absolute
@@ -76,7 +78,8 @@ class TrackRecord:
     """One object track: ``frame_path(i)`` shows the object at ``boxes[i]`` (xywh, frame pixels).
 
     ``visible[i]`` is False where the object is absent, fully occluded or out of view; samplers
-    draw only visible frames.
+    draw only visible frames. With ``video=True``, ``frame_dir`` is a video file, ``frame_names``
+    are the frame numbers as text and ``frame_path(i)`` is only a label (``video.mp4#i``).
     """
 
     name: str
@@ -85,11 +88,14 @@ class TrackRecord:
     boxes: np.ndarray  # (N, 4) float32 xywh
     visible: np.ndarray  # (N,) bool
     is_image: bool = False
+    video: bool = False
 
     def __len__(self) -> int:
         return len(self.frame_names)
 
     def frame_path(self, index: int) -> str:
+        if self.video:
+            return f"{self.frame_dir}#{self.frame_names[index]}"
         return os.path.join(self.frame_dir, self.frame_names[index])
 
     def visible_indices(self) -> np.ndarray:
@@ -97,7 +103,7 @@ class TrackRecord:
 
 
 def make_record(name: str, frame_dir: str, frame_names, boxes, visible=None,
-                is_image: bool = False) -> TrackRecord:
+                is_image: bool = False, video: bool = False) -> TrackRecord:
     """Build a record, checking that frames, boxes and visibility have the same length.
 
     Boxes with NaN, or with w <= 0 or h <= 0, are marked invisible.
@@ -111,7 +117,7 @@ def make_record(name: str, frame_dir: str, frame_names, boxes, visible=None,
         raise ValueError(f"{name}: {len(boxes)} boxes but {len(vis)} visibility flags")
     finite = np.isfinite(boxes).all(axis=1)
     vis = vis & finite & (np.nan_to_num(boxes[:, 2]) > 0) & (np.nan_to_num(boxes[:, 3]) > 0)
-    return TrackRecord(name, frame_dir, frame_names, boxes, vis, is_image)
+    return TrackRecord(name, frame_dir, frame_names, boxes, vis, is_image, video)
 
 
 def require_dir(path: str, kind: str, hint: str) -> str:
@@ -134,7 +140,7 @@ def _cache_path(kind: str, split: str, root: str) -> str:
 
 
 def _save(path: str, records: List[TrackRecord]) -> None:
-    meta = [{"name": r.name, "dir": r.frame_dir, "image": r.is_image,
+    meta = [{"name": r.name, "dir": r.frame_dir, "image": r.is_image, "video": r.video,
              "frames": (list(r.frame_names) if isinstance(r.frame_names, tuple) else
                         {"p": r.frame_names.prefix, "w": r.frame_names.width,
                          "s": r.frame_names.suffix, "start": r.frame_names.start})}
@@ -159,7 +165,8 @@ def _load(path: str) -> List[TrackRecord]:
         names = (tuple(f) if isinstance(f, list) else
                  NumberedFrames(f["p"], f["w"], f["s"], f["start"], int(n)))
         records.append(TrackRecord(m["name"], m["dir"], names, boxes[end - n:end],
-                                   visible[end - n:end], bool(m["image"])))
+                                   visible[end - n:end], bool(m["image"]),
+                                   bool(m.get("video", False))))
     return records
 
 
