@@ -63,7 +63,10 @@ def test_no_random_init_and_one_read(tiny_file, monkeypatch):
     monkeypatch.setattr(torch, "load", counting_load)
     for name in ("normal_", "trunc_normal_", "kaiming_uniform_", "uniform_"):
         monkeypatch.setattr(torch.nn.init, name, refuse)
-    monkeypatch.setattr("stmtrack_plugin.model.stmtrack.init_trunk_weights", refuse)
+    from stmtrack_plugin.model import trunks
+
+    for name, spec in list(trunks.TRUNKS.items()):  # every trunk's own init must be skipped too
+        monkeypatch.setitem(trunks.TRUNKS, name, dataclasses.replace(spec, init_weights=refuse))
     build_model_from_checkpoint(str(path))
     assert len(reads) == 1
 
