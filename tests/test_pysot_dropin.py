@@ -154,3 +154,38 @@ def test_checkout_errors_are_clear(tmp_path, otb_checkout, capsys):
     os.remove(video.img_names[3])
     with pytest.raises(FileNotFoundError, match="0004.jpg"):
         run_test_loop(PysotTracker(ShiftingTracker(step=0.0)), video, reset=False)
+
+
+@pytest.mark.parametrize("dataset, expected", [
+    ("VOT2018", "res/VOT2018/T/baseline/v/v_001.txt"),
+    ("GOT-10k", "res/GOT-10k/T/v/v_001.txt"),
+    ("UAV123", "res/UAV123/T/v.txt"),
+    ("vot2018", "res/vot2018/T/v.txt"),  # test.py compares names case-sensitively
+])
+def test_result_files_where_test_py_writes_them(dataset, expected):
+    layout, protocol = pysot_runner.layout_for(dataset, os.path.join("res", dataset, "T"))
+    assert layout.result_file("v") == expected
+    assert protocol == ("reset" if dataset == "VOT2018" else "ope")
+    with pytest.raises(ValueError, match="VOT2018-LT"):
+        pysot_runner.layout_for("VOT2018-LT", "res")
+
+
+def test_drop_in_results_never_resume_an_eval_run(otb_checkout, tmp_path):
+    """The same folder written by `stmtrack eval --toolkit pysot` (our own loop) is refused."""
+    from stmtrack_plugin.adapters import pysot
+    from stmtrack_plugin.adapters.provenance import ResultMismatch
+
+    checkout, _ = otb_checkout
+    results = str(tmp_path / "results")
+    make = lambda: PysotTracker(ShiftingTracker(step=1.0))  # noqa: E731
+    dataset = pysot_runner.load_dataset(str(checkout), "OTB100")
+    jobs = pysot_runner.make_jobs(dataset, "OTB100", results, "T")
+    settings = {"init_rule": "stmtrack", "loop": pysot_runner.LOOP}
+    assert run_jobs(make, jobs, progress=False, settings=settings).ok
+    assert run_jobs(make, jobs, progress=False, settings=settings).skipped == ["Couple",
+                                                                              "Crossing"]
+    eval_jobs = pysot.make_jobs(str(checkout / "testing_dataset" / "OTB100"), "OTB100", results,
+                                "T")
+    with pytest.raises(ResultMismatch, match="loop"):
+        run_jobs(lambda: ShiftingTracker(step=1.0), eval_jobs, progress=False,
+                 settings={"max_frames": None, "init_rule": "stmtrack"})
