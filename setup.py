@@ -62,6 +62,8 @@ setup(
             "stmtrack=stmtrack_plugin.cli.main:main",
             # writes pytracking's shim folders (pytracking is a source checkout, not on PyPI)
             "stmtrack-pytracking=stmtrack_plugin.adapters.pytracking_install:main",
+            # runs STMTrack with a pysot checkout's dataset classes and tools/test.py's loop
+            "stmtrack-pysot=stmtrack_plugin.adapters.pysot_runner:main",
         ]
     },
     classifiers=[
