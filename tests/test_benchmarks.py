@@ -1,7 +1,6 @@
 """The benchmark table, the TNL2K / NfS / UAV20L / TrackingNet layouts (small synthetic copies of
 their real layouts made from the shared clips) and the GOT-10k / TrackingNet server zips."""
 import dataclasses
-import json
 import os
 import zipfile
 from pathlib import Path
@@ -100,8 +99,23 @@ def test_tnl2k_imgs_png_layout(tmp_path, sequences_dir):
     exp = gx.make_experiment("tnl2k", str(root), str(tmp_path / "res"), str(tmp_path / "rep"))
     frames, anno = exp.dataset[0]
     assert frames[0].endswith("imgs/00001.png") and anno.shape == (N, 4)
-    _assert_ope_report(_run(exp), ["advSamp_Baseball_game_002-Done", "Car_video_01"])
+    perf = _run(exp)
+    _assert_ope_report(perf, ["advSamp_Baseball_game_002-Done", "Car_video_01"])
     assert (tmp_path / "rep" / "TNL2K" / "T" / "performance.json").is_file()
+
+    # `stmtrack compare --benchmark` reads the same layout through the table
+    argv = ["compare", "--benchmark", "tnl2k", "--dataset-root", str(root), "--results",
+            str(tmp_path / "res" / "TNL2K"), "--trackers", "T", "--out", str(tmp_path / "cmp"),
+            "--gt-base", "0", "--quiet"]
+    assert stmtrack_main(argv) == 0
+    rows = (tmp_path / "cmp" / "per_video.csv").read_text()
+    assert "advSamp_Baseball_game_002-Done" in rows and "Car_video_01" in rows
+    table = (tmp_path / "cmp" / "comparison.csv").read_text().splitlines()
+    scores = dict(zip(table[0].split(","), table[1].split(",")))
+    assert float(scores["success_auc"]) == pytest.approx(perf["overall"]["success_score"],
+                                                         abs=1e-4)
+    assert float(scores["norm_precision"]) == pytest.approx(
+        perf["overall"]["normalized_precision_score"], abs=1e-4)
 
 
 def _nfs_line(box, frame):
