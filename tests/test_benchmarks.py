@@ -207,9 +207,13 @@ def test_trackingnet_test_split_writes_the_server_zip(tmp_path, sequences_dir, c
         _link(_frames(sequences_dir, shared, n), root / "TEST" / "frames" / name, "%d.jpg",
               start=0)
         _write_gt(root / "TEST" / "anno" / f"{name}.txt", _gt(sequences_dir, shared)[:1])
+    stale = tmp_path / "results" / "TrackingNet" / "Ours" / "not_in_the_split.txt"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("1,2,3,4\n")  # only the split's sequences are packed
     assert _cli(tmp_path, "trackingnet", root, "--split", "test", "--max-frames", str(n)) == 0
     zpath = tmp_path / "results" / "TrackingNet" / "Ours.zip"
-    assert str(zpath) in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert str(zpath) in out.out and "warning: --max-frames 12 truncated" in out.err
     assert (tmp_path / "results" / "TrackingNet" / "Ours" / ".stmtrack").is_dir()
     with zipfile.ZipFile(zpath) as zf:
         assert sorted(zf.namelist()) == sorted(f"{name}.txt" for name in names)

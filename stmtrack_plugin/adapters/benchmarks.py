@@ -31,7 +31,8 @@ class BenchmarkSpec:
     ``params`` the default parameter file; ``layout(folder)`` the result layout;
     ``folder`` the results / reports sub-folder (``{version}`` is filled in); ``versions``
     the accepted versions (splits), the first being the default; ``withheld`` the versions
-    whose ground truth is withheld (no report; ``pack(results, zip)`` writes the server's zip);
+    whose ground truth is withheld (no report; ``pack(results, zip, seq_names)`` writes the
+    server's zip);
     ``aliases`` other names (pysot dataset names) that take this entry's default parameters.
     """
 
@@ -44,7 +45,7 @@ class BenchmarkSpec:
     folder: str
     versions: Tuple[str, ...] = ("",)
     withheld: Tuple[str, ...] = ()
-    pack: Optional[Callable[[str, str], str]] = None
+    pack: Optional[Callable[..., str]] = None
     aliases: Tuple[str, ...] = ()
     layout_note: str = ""
 

@@ -303,4 +303,4 @@ def pack_submission(experiment, tracker_name: str) -> str:
     """Write the server's zip of ``tracker_name``'s results: ``<results>/<folder>/<name>.zip``
     (where got10k's GOT-10k report puts it)."""
     results = os.path.join(experiment.result_dir, tracker_name)
-    return experiment.spec.pack(results, results + ".zip")
+    return experiment.spec.pack(results, results + ".zip", experiment.dataset.seq_names)

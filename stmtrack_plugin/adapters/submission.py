@@ -51,13 +51,15 @@ def submission_times(seconds) -> str:
     return "".join(f"{v:.8f}\n" for v in t)
 
 
-def pack_got10k(results: str, zip_path: str) -> str:
-    """Zip ``<results>/<seq>/<seq>_001.txt`` and ``_time.txt`` of every sequence folder."""
+def pack_got10k(results: str, zip_path: str, seq_names=None) -> str:
+    """Zip ``<results>/<seq>/<seq>_001.txt`` and ``_time.txt`` of ``seq_names`` (default: every
+    sequence folder)."""
     members = []
-    for seq in sorted(os.listdir(results)):
+    if seq_names is None:
+        seq_names = [n for n in sorted(os.listdir(results))
+                     if not _hidden(n) and os.path.isdir(os.path.join(results, n))]
+    for seq in seq_names:
         folder = os.path.join(results, seq)
-        if _hidden(seq) or not os.path.isdir(folder):
-            continue
         boxes = os.path.join(folder, f"{seq}_001.txt")
         if not os.path.isfile(boxes):
             raise FileNotFoundError(f"{seq}: no {seq}_001.txt in {folder}")
@@ -72,14 +74,18 @@ def pack_got10k(results: str, zip_path: str) -> str:
     return _write_zip(zip_path, members)
 
 
-def pack_trackingnet(results: str, zip_path: str) -> str:
-    """Zip ``<results>/<seq>.txt`` of every sequence at the zip root."""
+def pack_trackingnet(results: str, zip_path: str, seq_names=None) -> str:
+    """Zip ``<results>/<seq>.txt`` of ``seq_names`` (default: every ``.txt``) at the zip root."""
+    if seq_names is None:
+        seq_names = [n[:-4] for n in sorted(os.listdir(results))
+                     if not _hidden(n) and n.endswith(".txt")]
     members = []
-    for name in sorted(os.listdir(results)):
-        path = os.path.join(results, name)
-        if not _hidden(name) and name.endswith(".txt") and os.path.isfile(path):
-            with open(path, "rb") as f:
-                members.append((name, f.read()))
+    for seq in seq_names:
+        path = os.path.join(results, f"{seq}.txt")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{seq}: no result file {path}")
+        with open(path, "rb") as f:
+            members.append((f"{seq}.txt", f.read()))
     if not members:
         raise FileNotFoundError(f"no TrackingNet result files (<seq>.txt) in {results}")
     return _write_zip(zip_path, members)

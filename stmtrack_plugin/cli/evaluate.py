@@ -84,6 +84,9 @@ def run_got10k(args, spec: TrackerSpec) -> int:
     if not args.no_report and summary.ok:
         if gx.withheld(exp):
             path = gx.pack_submission(exp, spec.name)
+            if args.max_frames:
+                print(f"warning: --max-frames {args.max_frames} truncated the results; the "
+                      f"server expects every frame", file=sys.stderr)
             print(f"{exp.spec.title} {exp.version}: ground truth withheld; submit {path} "
                   f"to the server")
         else:
