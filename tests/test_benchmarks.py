@@ -75,6 +75,12 @@ def test_one_table_drives_cli_choices_params_and_experiments(tmp_path, sequences
     with pytest.raises(ValueError, match="unknown version 'UAV20L'.*UAV123"):
         benchmarks.benchmark_spec("uav123").version("UAV20L")
 
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    for name, spec in benchmarks.BENCHMARKS.items():  # the README's table lists every entry
+        rows = [line for line in readme.splitlines() if line.startswith(f"| `{name}` |")
+                and f"`stmtrack eval --benchmark {name} " in line]
+        assert len(rows) == 1 and f"| `{spec.params}` |" in rows[0], name
+
     # a new one-pass benchmark is one entry: the generic experiment runs and scores it
     spec = dataclasses.replace(benchmarks.BENCHMARKS["tnl2k"], title="Mine", folder="Mine")
     monkeypatch.setitem(benchmarks.BENCHMARKS, "mine", spec)

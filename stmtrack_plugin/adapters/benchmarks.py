@@ -47,7 +47,6 @@ class BenchmarkSpec:
     withheld: Tuple[str, ...] = ()
     pack: Optional[Callable[..., str]] = None
     aliases: Tuple[str, ...] = ()
-    layout_note: str = ""
 
     def version(self, version=None) -> str:
         """The version to run (default: the first); a clear error for an unknown one."""
@@ -62,40 +61,35 @@ class BenchmarkSpec:
         return self.folder.format(version=version)
 
 
+#: name -> BenchmarkSpec(title, reader, protocol, params, layout, metrics, folder, ...)
 BENCHMARKS: Dict[str, BenchmarkSpec] = {
     "otb": BenchmarkSpec(
         "OTB", readers.read_otb, "ope", "otb", OPELayout, GOT10K_OTB_METRICS, "OTB{version}",
-        versions=("2015", "2013", "tb50", "tb100"), aliases=("otb100", "otb2015"),
-        layout_note="<Seq>/img/*.jpg, groundtruth_rect.txt (real OTB names)"),
+        versions=("2015", "2013", "tb50", "tb100"), aliases=("otb100", "otb2015")),
     "uav123": BenchmarkSpec(
         "UAV123", readers.read_uav123, "ope", "uav123", OPELayout, GOT10K_OTB_METRICS,
-        "{version}", versions=("UAV123",),
-        layout_note="anno/UAV123/<name>.txt, data_seq/UAV123/<folder>/%06d.jpg"),
+        "{version}", versions=("UAV123",)),
     "uav20l": BenchmarkSpec(
-        "UAV20L", readers.read_uav20l, "ope", "uav123", OPELayout, OPE_METRICS, "UAV20L",
-        layout_note="anno/UAV20L/<name>.txt, data_seq/UAV123/<name>/%06d.jpg"),
+        "UAV20L", readers.read_uav20l, "ope", "uav123", OPELayout, OPE_METRICS, "UAV20L"),
     "got10k": BenchmarkSpec(
         "GOT-10k", readers.read_got10k, "ope", "got10k", GOT10kLayout, ("ao", "sr", "speed_fps"),
         "GOT-10k", versions=("val", "test"), withheld=("test",), pack=submission.pack_got10k,
-        aliases=("got-10k",), layout_note="<split>/list.txt, <seq>/%08d.jpg, groundtruth.txt"),
+        aliases=("got-10k",)),
     "lasot": BenchmarkSpec(
         "LaSOT", readers.read_lasot, "ope", "lasot", OPELayout, OPE_METRICS, "LaSOT",
-        versions=("test",), layout_note="<class>/<class>-<n>/img/%08d.jpg, groundtruth.txt"),
+        versions=("test",)),
     "tnl2k": BenchmarkSpec(
-        "TNL2K", readers.read_tnl2k, "ope", "lasot", OPELayout, OPE_METRICS, "TNL2K",
-        layout_note="<seq>/imgs/*.jpg|png, <seq>/groundtruth.txt"),
+        "TNL2K", readers.read_tnl2k, "ope", "lasot", OPELayout, OPE_METRICS, "TNL2K"),
     "nfs": BenchmarkSpec(
         "NfS", readers.read_nfs, "ope", "otb", OPELayout, OPE_METRICS, "NfS{version}",
-        versions=("30",), layout_note="<seq>/30/<seq>/*.jpg, <seq>/30/<seq>.txt"),
+        versions=("30",)),
     "trackingnet": BenchmarkSpec(
         "TrackingNet", readers.read_trackingnet, "ope", "trackingnet", OPELayout, OPE_METRICS,
-        "TrackingNet", versions=("test",), withheld=("test",), pack=submission.pack_trackingnet,
-        layout_note="TEST/frames/<seq>/<n>.jpg, TEST/anno/<seq>.txt"),
+        "TrackingNet", versions=("test",), withheld=("test",), pack=submission.pack_trackingnet),
     "vot": BenchmarkSpec(
         "VOT", readers.read_vot, "reset", "vot2018",
         functools.partial(BaselineLayout, write_times=True), ("accuracy", "robustness"),
-        "VOT{version}", versions=("2018",), aliases=("vot2018",),
-        layout_note="list.txt, <seq>/*.jpg or <seq>/color/*.jpg, groundtruth.txt"),
+        "VOT{version}", versions=("2018",), aliases=("vot2018",)),
 }
 
 
