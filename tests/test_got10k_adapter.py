@@ -97,7 +97,7 @@ def test_uav123_experiment_with_real_names(tmp_path, sequences_dir, tracker):
 
 
 def test_uav123_length_mismatch_is_a_clear_error(tmp_path, sequences_dir):
-    from stmtrack_plugin.adapters.got10k_experiments import OfflineUAV123
+    from stmtrack_plugin.adapters.got10k_experiments import make_experiment
 
     root = tmp_path / "UAV123"
     _link_frames(sequences_dir / "uav_boat1" / "img", root / "data_seq" / "UAV123" / "boat1", 5,
@@ -105,7 +105,7 @@ def test_uav123_length_mismatch_is_a_clear_error(tmp_path, sequences_dir):
     (root / "anno" / "UAV123").mkdir(parents=True)
     (root / "anno" / "UAV123" / "boat1.txt").write_text(_gt_lines(sequences_dir / "uav_boat1", 5))
     with pytest.raises(ValueError, match="boat1: 901 frames expected"):
-        OfflineUAV123(str(root)).dataset[0]
+        make_experiment("uav123", str(root)).dataset[0]
 
 
 def test_lasot_experiment_reports_normalised_precision(tmp_path, sequences_dir, tracker):
@@ -154,12 +154,13 @@ def test_got10k_val_and_vot_experiments(tmp_path, sequences_dir, tracker):
 
 
 def test_benchmark_default_parameters_and_clear_errors(tmp_path, sequences_dir, capsys):
-    from stmtrack_plugin.cli.evaluate import BENCHMARK_PARAMS, default_params
+    from stmtrack_plugin.adapters.benchmarks import BENCHMARKS
+    from stmtrack_plugin.cli.evaluate import default_params
     from stmtrack_plugin.config import available_parameters
 
-    assert set(BENCHMARK_PARAMS.values()) <= set(available_parameters())
+    assert {s.params for s in BENCHMARKS.values()} <= set(available_parameters())
     assert default_params("OTB100") == "otb" and default_params("VOT2018") == "vot2018"
-    assert default_params("NFS") == "default"
+    assert default_params("SomeOtherSet") == "default"
     (tmp_path / "OTB").mkdir()
     argv = ["eval", "--toolkit", "got10k", "--benchmark", "otb", "--root", str(tmp_path / "OTB"),
             "--weights", str(tmp_path / "missing.pth"), "--quiet",

@@ -1,22 +1,25 @@
-"""Offline GOT-10k-toolkit experiments for OTB, UAV123, GOT-10k, LaSOT and VOT.
+"""Offline GOT-10k-toolkit experiments for the benchmarks of :data:`benchmarks.BENCHMARKS`.
 
-PyPI ``got10k`` 0.1.3 needs help to run offline and on NumPy 2:
+:func:`make_experiment` builds one from the benchmark's table entry: its reader gives the dataset,
+its protocol and layout choose the experiment. One-pass benchmarks share
+:class:`ExperimentOPE`; GOT-10k uses got10k's ``ExperimentGOT10k``; the reset protocol uses
+:class:`OfflineVOT`. PyPI ``got10k`` 0.1.3 needs help to run offline and on NumPy 2:
 
-* ``ExperimentOTB`` always downloads missing OTB sequences: :class:`OfflineOTB` builds the dataset
-  with ``download=False`` (only real OTB folder names are found, e.g. ``Crossing``, ``Jogging``;
-  :func:`otb_selection_note` says which folders run and which are left out).
-* ``UAV123`` insists on more than three entries in the root: :class:`UAV123Offline` reads names,
-  folders and frame ranges from got10k's bundled ``uav123.json`` and lists the sequences present.
-* PyPI has no LaSOT experiment and its ``LaSOT`` dataset does not construct (a
-  ``_check_integrity`` signature bug): :class:`ExperimentLaSOT` (test names from the bundled
-  ``lasot.json``, sequences that exist) reports success, precision and normalised precision with
-  :mod:`stmtrack_plugin.evaluation.metrics`.
+* ``ExperimentOTB`` always downloads missing OTB sequences: :func:`offline_otb_dataset` builds the
+  dataset with ``download=False`` (only real OTB folder names are found, e.g. ``Crossing``,
+  ``Jogging``; :func:`otb_selection_note` says which folders run and which are left out).
+* ``UAV123`` insists on more than three entries in the root, and PyPI has no LaSOT experiment:
+  :mod:`benchmark_readers` reads those layouts (and TNL2K, NfS, UAV20L, TrackingNet) itself.
+* :class:`ExperimentOPE` reports got10k's OTB scores (success, precision, success rate) where
+  the table lists those, otherwise success, precision and normalised precision as the LaSOT /
+  TNL2K toolkits do (:mod:`stmtrack_plugin.evaluation.metrics`).
 * ``ExperimentVOT`` uses ``np.NaN`` (gone in NumPy 2) and builds a ragged array in ``_calc_iou``:
   :class:`OfflineVOT` fixes both and reads ``<seq>/*.jpg`` or VOT-toolkit ``<seq>/color/*.jpg``.
 
 ``max_frames`` truncates every sequence (smoke runs; numbers are then not comparable with
-published ones). Results are written by :mod:`stmtrack_plugin.adapters.runner` in the layout each
-experiment's ``report()`` reads (see :func:`make_jobs`).
+published ones). Results are written by :mod:`stmtrack_plugin.adapters.runner` in the layout of
+the table entry (see :func:`make_jobs`); splits whose ground truth is withheld (GOT-10k test,
+TrackingNet test) are packed for their servers (:func:`pack_submission`).
 """
 from __future__ import annotations
 
@@ -32,17 +35,15 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from got10k.datasets import OTB, VOT  # noqa: E402
-from got10k.experiments import (ExperimentGOT10k, ExperimentOTB, ExperimentUAV123,  # noqa: E402
-                                ExperimentVOT)
+from got10k.experiments import ExperimentGOT10k, ExperimentUAV123, ExperimentVOT  # noqa: E402
 
-from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout  # noqa: E402
+from stmtrack_plugin.adapters.benchmark_readers import CheckedLengths  # noqa: E402
+from stmtrack_plugin.adapters.benchmarks import BenchmarkSpec, benchmark_spec  # noqa: E402
+from stmtrack_plugin.adapters.layouts import GOT10kLayout  # noqa: E402
 from stmtrack_plugin.adapters.runner import Job  # noqa: E402
 from stmtrack_plugin.evaluation.metrics import mean_result, ope, tracking_fps  # noqa: E402
 from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
 from stmtrack_plugin.utils.sequences import split_target  # noqa: E402
-
-BENCHMARKS = ("otb", "uav123", "got10k", "lasot", "vot")
-_GOT10K_DATA = os.path.dirname(os.path.abspath(__import__("got10k.datasets").datasets.__file__))
 
 
 class Truncated:
@@ -80,24 +81,20 @@ def _maybe_truncate(dataset, max_frames):
     return dataset if not max_frames else Truncated(dataset, max_frames)
 
 
-class OfflineOTB(ExperimentOTB):
-    """``ExperimentOTB`` that never downloads; sequences are the real OTB names present."""
-
-    def __init__(self, root_dir, version=2015, result_dir="results", report_dir="reports",
-                 max_frames: Optional[int] = None):
-        if not os.path.isdir(root_dir) or not os.listdir(root_dir):
-            raise FileNotFoundError(f"OTB root {root_dir} is missing or empty")
-        with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
-            dataset = OTB(root_dir, version, download=False)
-        self.selection_note = otb_selection_note(root_dir, version, dataset.seq_names)
-        if len(dataset) == 0:
-            raise FileNotFoundError(f"no sequences with OTB names (e.g. Crossing/"
-                                    f"groundtruth_rect.txt) in {root_dir}\n"
-                                    f"{self.selection_note}")
-        self.dataset = _maybe_truncate(dataset, max_frames)
-        self.result_dir = os.path.join(result_dir, "OTB" + str(version))
-        self.report_dir = os.path.join(report_dir, "OTB" + str(version))
-        self.nbins_iou, self.nbins_ce = 21, 51
+def offline_otb_dataset(root_dir, version=2015):
+    """got10k's OTB dataset without downloads (real OTB names only); ``selection_note`` says
+    which folders run and which are left out."""
+    version = int(version) if str(version).isdigit() else version
+    if not os.path.isdir(root_dir) or not os.listdir(root_dir):
+        raise FileNotFoundError(f"OTB root {root_dir} is missing or empty")
+    with contextlib.redirect_stdout(io.StringIO()):  # one "not exists" line per OTB name
+        dataset = OTB(root_dir, version, download=False)
+    dataset.selection_note = otb_selection_note(root_dir, version, dataset.seq_names)
+    if len(dataset) == 0:
+        raise FileNotFoundError(f"no sequences with OTB names (e.g. Crossing/"
+                                f"groundtruth_rect.txt) in {root_dir}\n"
+                                f"{dataset.selection_note}")
+    return dataset
 
 
 def otb_selection_note(root_dir, version, seq_names) -> str:
@@ -127,106 +124,28 @@ def otb_selection_note(root_dir, version, seq_names) -> str:
     return "\n".join(lines)
 
 
-class UAV123Offline:
-    """UAV123 / UAV20L in the official layout (``anno/<V>/<name>.txt``,
-    ``data_seq/UAV123/<folder>/%06d.jpg``), names and frame ranges from got10k's ``uav123.json``.
-    Only sequences whose annotation file exists are listed."""
+class ExperimentOPE(ExperimentUAV123):
+    """One-pass experiment of any benchmark in the table (OTB, UAV123, UAV20L, LaSOT, TNL2K,
+    NfS, TrackingNet).
 
-    def __init__(self, root_dir, version="UAV123"):
-        version = version.upper()
-        with open(os.path.join(_GOT10K_DATA, "uav123.json")) as f:
-            self.seq_metas = json.load(f)[version]
-        self.root_dir, self.version = root_dir, version
-        self.seq_names = [n for n in self.seq_metas
-                          if os.path.isfile(os.path.join(root_dir, "anno", version, n + ".txt"))]
-        if not self.seq_names:
-            raise FileNotFoundError(f"no {version} annotation files in {root_dir}/anno/{version}")
-
-    def __len__(self):
-        return len(self.seq_names)
-
-    def __getitem__(self, index):
-        name = index if isinstance(index, str) else self.seq_names[index]
-        meta = self.seq_metas[name]
-        folder = os.path.join(self.root_dir, "data_seq", "UAV123", meta["folder_name"])
-        img_files = [os.path.join(folder, "%06d.jpg" % f)
-                     for f in range(meta["start_frame"], meta["end_frame"] + 1)]
-        anno = np.loadtxt(os.path.join(self.root_dir, "anno", self.version, name + ".txt"),
-                          delimiter=",", ndmin=2)
-        return img_files, anno
-
-
-class _CheckedLengths:
-    """Fail with a clear message when frames and annotation lines disagree."""
-
-    def __init__(self, dataset):
-        self.dataset, self.seq_names = dataset, dataset.seq_names
-
-    def __len__(self):
-        return len(self.dataset)
-
-    def __getitem__(self, index):
-        img_files, anno = self.dataset[index][:2]
-        name = index if isinstance(index, str) else self.seq_names[index]
-        if len(img_files) != len(anno):
-            raise ValueError(f"{name}: {len(img_files)} frames expected by the benchmark "
-                             f"definition but {len(anno)} annotation lines")
-        return img_files, anno
-
-
-class OfflineUAV123(ExperimentUAV123):
-    def __init__(self, root_dir, version="UAV123", result_dir="results", report_dir="reports",
-                 max_frames: Optional[int] = None):
-        data = _maybe_truncate(UAV123Offline(root_dir, version), max_frames)
-        self.dataset = _CheckedLengths(data)
-        self.result_dir = os.path.join(result_dir, version.upper())
-        self.report_dir = os.path.join(report_dir, version.upper())
-        self.nbins_iou, self.nbins_ce = 21, 51
-
-
-class LaSOTOffline:
-    """LaSOT test subset (``<root>/<class>/<class>-<n>/img/%08d.jpg``, ``groundtruth.txt``);
-    the sequences of got10k's ``lasot.json`` that exist under ``root``."""
-
-    def __init__(self, root_dir, subset="test"):
-        with open(os.path.join(_GOT10K_DATA, "lasot.json")) as f:
-            names = json.load(f)[subset]
-        self.root_dir = root_dir
-        self.seq_names = [n for n in names if os.path.isfile(self._anno(n))]
-        if not self.seq_names:
-            raise FileNotFoundError(f"no LaSOT {subset} sequences (e.g. airplane/airplane-1/"
-                                    f"groundtruth.txt) in {root_dir}")
-
-    def _anno(self, name):
-        return os.path.join(self.root_dir, name[:name.rfind("-")], name, "groundtruth.txt")
-
-    def __len__(self):
-        return len(self.seq_names)
-
-    def __getitem__(self, index):
-        name = index if isinstance(index, str) else self.seq_names[index]
-        img_dir = os.path.join(os.path.dirname(self._anno(name)), "img")
-        img_files = sorted(glob.glob(os.path.join(img_dir, "*.jpg")))
-        anno = np.loadtxt(self._anno(name), delimiter=",", ndmin=2)
-        return img_files, anno
-
-
-class ExperimentLaSOT(ExperimentOTB):
-    """LaSOT one-pass evaluation with success AUC, precision@20 and normalised precision.
-
-    Frames whose ground truth is missing (NaN or zero size) are left out of the scores.
-    ``report()`` writes ``performance.json`` and the success / precision plots.
+    ``report()`` gives got10k's OTB report (success, precision, success rate) where the entry's
+    metrics are :data:`benchmarks.GOT10K_OTB_METRICS`, otherwise success AUC, precision@20 and
+    normalised precision (LaSOT / TNL2K toolkits), leaving out frames whose ground truth is
+    missing (NaN or zero size), and writes ``performance.json`` and the plots. Frames without
+    ground truth are NaN (got10k's UAV123 rule) in the got10k report too.
     """
 
-    def __init__(self, root_dir, subset="test", result_dir="results", report_dir="reports",
-                 max_frames: Optional[int] = None):
-        self.dataset = _CheckedLengths(_maybe_truncate(LaSOTOffline(root_dir, subset),
-                                                       max_frames))
-        self.result_dir = os.path.join(result_dir, "LaSOT")
-        self.report_dir = os.path.join(report_dir, "LaSOT")
+    def __init__(self, spec: BenchmarkSpec, dataset, folder: str, result_dir="results",
+                 report_dir="reports"):
+        self.spec, self.dataset = spec, dataset
+        self.selection_note = getattr(dataset, "selection_note", "")
+        self.result_dir = os.path.join(result_dir, folder)
+        self.report_dir = os.path.join(report_dir, folder)
         self.nbins_iou, self.nbins_ce = 21, 51
 
     def report(self, tracker_names):
+        if "norm_precision" not in self.spec.metrics:
+            return super().report(tracker_names)
         performance = {}
         for name in tracker_names:
             seq_wise, results, speeds = {}, [], []
@@ -291,16 +210,22 @@ class _VOTDataset(VOT):
         return (img_files, anno, meta) if self.return_meta else (img_files, anno)
 
 
+def offline_vot_dataset(root_dir, version=2018) -> _VOTDataset:
+    """got10k's VOT dataset of a complete local copy (``list.txt``), with per-frame tags."""
+    if not os.path.isfile(os.path.join(root_dir, "list.txt")):
+        raise FileNotFoundError(f"VOT root {root_dir} has no list.txt")
+    version = int(version) if str(version).isdigit() else version
+    return _VOTDataset(root_dir, version, anno_type="default", download=False, return_meta=True)
+
+
 class OfflineVOT(ExperimentVOT):
     """``ExperimentVOT`` for a local dataset, with the NumPy-2 fixes (see module docstring)."""
 
     def __init__(self, root_dir, version=2018, experiments=("supervised",),
-                 result_dir="results", report_dir="reports", max_frames: Optional[int] = None):
+                 result_dir="results", report_dir="reports", max_frames: Optional[int] = None,
+                 dataset=None):
         ensure_numpy2_compat()
-        if not os.path.isfile(os.path.join(root_dir, "list.txt")):
-            raise FileNotFoundError(f"VOT root {root_dir} has no list.txt")
-        data = _VOTDataset(root_dir, version, anno_type="default", download=False,
-                           return_meta=True)
+        data = offline_vot_dataset(root_dir, version) if dataset is None else dataset
         self.dataset = _maybe_truncate(data, max_frames)
         self.experiments = tuple([experiments] if isinstance(experiments, str) else experiments)
         self.read_image = True
@@ -331,37 +256,51 @@ def ensure_numpy2_compat() -> None:
 def make_experiment(benchmark: str, root: str, result_dir: str = "results",
                     report_dir: str = "reports", max_frames: Optional[int] = None,
                     version=None):
-    """The offline experiment for ``benchmark`` (one of :data:`BENCHMARKS`)."""
-    if benchmark == "otb":
-        return OfflineOTB(root, version or 2015, result_dir, report_dir, max_frames)
-    if benchmark == "uav123":
-        return OfflineUAV123(root, version or "UAV123", result_dir, report_dir, max_frames)
-    if benchmark == "got10k":
-        exp = ExperimentGOT10k(root, version or "val", result_dir, report_dir)
-        exp.dataset = _maybe_truncate(exp.dataset, max_frames)
-        return exp
-    if benchmark == "lasot":
-        return ExperimentLaSOT(root, version or "test", result_dir, report_dir, max_frames)
-    if benchmark == "vot":
-        return OfflineVOT(root, version or 2018, result_dir=result_dir, report_dir=report_dir,
-                          max_frames=max_frames)
-    raise ValueError(f"unknown benchmark {benchmark!r}; choose from {', '.join(BENCHMARKS)}")
+    """The offline experiment of ``benchmark`` (a key of :data:`benchmarks.BENCHMARKS`): the
+    entry's reader gives the dataset; its protocol and layout choose the experiment."""
+    spec = benchmark_spec(benchmark)
+    version = spec.version(version)
+    folder = spec.folder_for(version)
+    dataset = spec.reader(root, version)
+    if spec.protocol == "reset":
+        exp = OfflineVOT(root, version, result_dir=result_dir, report_dir=report_dir,
+                         max_frames=max_frames, dataset=dataset)
+    elif spec.layout is GOT10kLayout:
+        exp = ExperimentGOT10k(root, version, result_dir, report_dir)  # results in GOT-10k/
+        exp.dataset = _maybe_truncate(dataset, max_frames)
+    else:
+        exp = ExperimentOPE(spec, CheckedLengths(_maybe_truncate(dataset, max_frames)), folder,
+                            result_dir, report_dir)
+    exp.spec, exp.version = spec, version
+    return exp
 
 
 def make_jobs(experiment, tracker_name: str) -> list:
-    """Runner jobs that write what ``experiment.report([tracker_name])`` reads."""
+    """Runner jobs that write what ``experiment.report([tracker_name])`` reads, in the layout
+    of the experiment's table entry."""
+    spec: BenchmarkSpec = experiment.spec
     dataset = experiment.dataset
     out = os.path.join(experiment.result_dir, tracker_name)
     jobs = []
     for s, name in enumerate(dataset.seq_names):
         item = dataset[s]
         frames, anno = tuple(item[0]), np.asarray(item[1], dtype=np.float64)
-        if isinstance(experiment, ExperimentVOT):
+        if spec.protocol == "reset":
             rects = dataset._corner2rect(anno) if anno.shape[1] == 8 else anno
-            jobs.append(Job(name, frames, anno, BaselineLayout(out, write_times=True),
-                            protocol="reset", init_boxes=rects, skip=experiment.skip_initialize))
-        elif isinstance(experiment, ExperimentGOT10k):
-            jobs.append(Job(name, frames, anno, GOT10kLayout(out)))
+            jobs.append(Job(name, frames, anno, spec.layout(out), protocol="reset",
+                            init_boxes=rects, skip=experiment.skip_initialize))
         else:
-            jobs.append(Job(name, frames, anno, OPELayout(out)))
+            jobs.append(Job(name, frames, anno, spec.layout(out)))
     return jobs
+
+
+def withheld(experiment) -> bool:
+    """Whether the experiment's split has no public ground truth (server submission only)."""
+    return experiment.version in experiment.spec.withheld
+
+
+def pack_submission(experiment, tracker_name: str) -> str:
+    """Write the server's zip of ``tracker_name``'s results: ``<results>/<folder>/<name>.zip``
+    (where got10k's GOT-10k report puts it)."""
+    results = os.path.join(experiment.result_dir, tracker_name)
+    return experiment.spec.pack(results, results + ".zip", experiment.dataset.seq_names)

@@ -3,6 +3,10 @@ precision, FPS) as markdown and CSV, plus success and precision plots (PNG).
 
   stmtrack compare --dataset-root OTB_ROOT --results results/OTB2015 \\
       --trackers STMTrack SiamRPN++ --run-peers mil,nanotrack --out comparison/
+  stmtrack compare --benchmark tnl2k --dataset-root TNL2K --results results/TNL2K --trackers A B
+
+`--benchmark` reads the sequences with that benchmark's reader (adapters/benchmarks.py);
+without it, OTB-layout folders are read.
 
 `--results` holds one folder per tracker (ours, published raw results unpacked there, peers).
 `--run-peers` first runs OpenCV peers on the dataset into that folder (resumable).
@@ -13,12 +17,17 @@ import argparse
 import os
 import sys
 
+from stmtrack_plugin.adapters.benchmarks import BENCHMARKS
 from stmtrack_plugin.adapters.peers import PEER_NAMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset-root", required=True,
-                   help="OTB-layout sequences (<Seq>/img/*.jpg, groundtruth_rect.txt)")
+                   help="OTB-layout sequences (<Seq>/img/*.jpg, groundtruth_rect.txt), or the "
+                   "root of --benchmark")
+    p.add_argument("--benchmark", choices=tuple(BENCHMARKS),
+                   help="read the dataset root in this benchmark's layout")
+    p.add_argument("--version", "--split", dest="version", help="benchmark version or split")
     p.add_argument("--results", required=True, help="folder with one sub-folder per tracker")
     p.add_argument("--trackers", nargs="*", default=[], help="result folder names to compare")
     p.add_argument("--run-peers", default="", help=f"run these first: {','.join(PEER_NAMES)}")
@@ -34,6 +43,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--title", default="", help="dataset name for titles")
     p.add_argument("--out", default="comparison", help="output folder")
     p.add_argument("--quiet", action="store_true")
+
+
+def _load_benchmark(benchmark, version, root, names, max_frames):
+    """``{name: (frames, (N, 4) ground truth)}`` read with the benchmark's table entry."""
+    from stmtrack_plugin.adapters.benchmark_readers import CheckedLengths
+    from stmtrack_plugin.adapters.benchmarks import benchmark_spec
+
+    spec = benchmark_spec(benchmark)
+    version = spec.version(version)
+    if spec.protocol != "ope" or version in spec.withheld:
+        raise ValueError(f"{spec.title} {version}: compare scores one-pass results against "
+                         f"public ground truth")
+    data = CheckedLengths(spec.reader(root, version))
+    seqs = {}
+    for name in names or data.seq_names:
+        frames, gt = data[name]
+        n = len(frames) if not max_frames else min(len(frames), max_frames)
+        seqs[name] = (tuple(frames[:n]), gt[:n])
+    return seqs
 
 
 def _load_groundtruth(root, names, max_frames):
@@ -88,7 +116,11 @@ def run(args) -> int:
               f"{', '.join(PEER_NAMES)}", file=sys.stderr)
         return 2
     try:
-        seqs = _load_groundtruth(args.dataset_root, args.names, args.max_frames)
+        if args.benchmark:
+            seqs = _load_benchmark(args.benchmark, args.version, args.dataset_root, args.names,
+                                   args.max_frames)
+        else:
+            seqs = _load_groundtruth(args.dataset_root, args.names, args.max_frames)
         failed = _run_peers(peers, seqs, args) if peers else []
         trackers = list(dict.fromkeys(list(args.trackers) + [p for p in peers
                                                              if p not in failed]))

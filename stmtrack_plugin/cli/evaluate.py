@@ -2,6 +2,9 @@
 
   stmtrack eval --toolkit got10k --benchmark otb --root OTB100 --params otb --weights W.pkl
   stmtrack eval --toolkit pysot --dataset VOT2018 --root VOT2018 --params vot2018 --weights W.pkl
+  stmtrack eval --benchmark got10k --split test --root GOT10k --weights W.pkl  # server zip
+
+Benchmarks, their layouts and default parameters: adapters/benchmarks.py (one table).
 
 Re-running resumes (finished sequences are skipped); a result made with other weights,
 parameters or --max-frames is never reused: the run stops naming what differs, and `--overwrite`
@@ -15,6 +18,7 @@ import json
 import os
 import sys
 
+from stmtrack_plugin.adapters.benchmarks import BENCHMARKS, default_params
 from stmtrack_plugin.adapters.factory import TrackerSpec
 from stmtrack_plugin.adapters.peers import PEER_NAMES
 from stmtrack_plugin.utils.io import ensure_writable
@@ -22,10 +26,10 @@ from stmtrack_plugin.utils.io import ensure_writable
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--toolkit", choices=("got10k", "pysot"), default="got10k")
-    p.add_argument("--benchmark", choices=("otb", "uav123", "got10k", "lasot", "vot"),
-                   help="got10k experiment")
-    p.add_argument("--version", help="benchmark version (OTB 2015/2013/tb50, UAV123/UAV20L, "
-                   "GOT-10k val/test, VOT 2018)")
+    p.add_argument("--benchmark", choices=tuple(BENCHMARKS), help="got10k experiment")
+    p.add_argument("--version", "--split", dest="version", help="benchmark version or split: "
+                   + "; ".join(f"{k} {'/'.join(s.versions)}" for k, s in BENCHMARKS.items()
+                               if len(s.versions) > 1))
     p.add_argument("--dataset", help="pysot dataset name (OTB100, UAV123, LaSOT, VOT2018, ...)")
     p.add_argument("--init-rule", choices=("stmtrack", "pysot"), default="stmtrack",
                    help="pysot toolkit: initial box from the ground truth as the authors' testers "
@@ -51,17 +55,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-#: the authors' test setting per benchmark (STMTRACK_SPEC.md §2.1), keyed by lower-case name
-BENCHMARK_PARAMS = {"otb": "otb", "otb100": "otb", "otb2015": "otb", "uav123": "uav123",
-                    "lasot": "lasot", "got10k": "got10k", "got-10k": "got10k",
-                    "trackingnet": "trackingnet", "vot": "vot2018", "vot2018": "vot2018"}
-
-
-def default_params(benchmark: str) -> str:
-    """Parameter set for a benchmark or pysot dataset name ("default" when unknown)."""
-    return BENCHMARK_PARAMS.get((benchmark or "").lower(), "default")
-
-
 def _spec(args) -> TrackerSpec:
     name = args.name or ("STMTrack" if args.tracker == "stmtrack" else args.tracker)
     params = args.params or default_params(args.benchmark if args.toolkit == "got10k"
@@ -77,11 +70,8 @@ def run_got10k(args, spec: TrackerSpec) -> int:
     if not args.benchmark:
         print("error: --benchmark is required with --toolkit got10k", file=sys.stderr)
         return 2
-    version = args.version
-    if args.benchmark in ("otb", "vot") and version and version.isdigit():
-        version = int(version)
     exp = gx.make_experiment(args.benchmark, args.root, args.results, args.reports,
-                             args.max_frames, version)
+                             args.max_frames, args.version)
     if not args.no_report:
         ensure_writable(args.reports, "reports")
     if getattr(exp, "selection_note", ""):  # OTB: which folders run, which are left out
@@ -92,8 +82,13 @@ def run_got10k(args, spec: TrackerSpec) -> int:
                        settings={"max_frames": args.max_frames})
     print(summary.describe())
     if not args.no_report and summary.ok:
-        if args.benchmark == "got10k" and exp.subset == "test":
-            print("GOT-10k test: ground truth withheld; submit the results folder to the server")
+        if gx.withheld(exp):
+            path = gx.pack_submission(exp, spec.name)
+            if args.max_frames:
+                print(f"warning: --max-frames {args.max_frames} truncated the results; the "
+                      f"server expects every frame", file=sys.stderr)
+            print(f"{exp.spec.title} {exp.version}: ground truth withheld; submit {path} "
+                  f"to the server")
         else:
             perf = exp.report([spec.name] + list(args.compare))
             print(json.dumps(_headline(perf), indent=2))

@@ -198,7 +198,8 @@ def select_frame_range(frames: List[str], first: int, last: int) -> List[str]:
 def load_otb_sequence(folder: str) -> Sequence:
     """Load ``<folder>/img/*.jpg`` + ``groundtruth_rect.txt`` (+ optional ``absent.txt``).
 
-    Also accepts frames directly in ``folder`` and ``groundtruth.txt`` (GOT-10k/VOT style), and
+    Also accepts frames in ``<folder>/imgs/`` (TNL2K) or directly in ``folder``,
+    ``groundtruth.txt`` (GOT-10k/VOT/TNL2K style), and
     ``<root>/Jogging-2`` for target 2 of the multi-target folder ``<root>/Jogging``
     (``groundtruth_rect.2.txt``). Where ``img/`` holds more frames than the ground truth has
     lines, the official OTB frame range of :data:`OTB_RULES` is used (David: frames 300-770).
@@ -206,8 +207,9 @@ def load_otb_sequence(folder: str) -> Sequence:
     """
     folder = os.fspath(folder)
     src, anno = _resolve(folder)
-    img_dir = os.path.join(src, "img")
-    frames = list_frames(img_dir if os.path.isdir(img_dir) else src)
+    img_dirs = [d for d in (os.path.join(src, "img"), os.path.join(src, "imgs"))  # imgs: TNL2K
+                if os.path.isdir(d)]
+    frames = list_frames(img_dirs[0] if img_dirs else src)
     gt = read_boxes(anno) if anno is not None else None
     rule = OTB_RULES.get(os.path.basename(os.path.normpath(src)))
     note = ""
