@@ -72,26 +72,6 @@ def parse_box(text: str) -> list:
     return box
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> cuda when available, else cpu; a device that cannot be used is a ValueError."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, ... or "
-                         "auto)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available (torch.cuda.is_available() "
-                             "is False); use --device cpu or --device auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
-    return name
-
-
 def run(args) -> int:
     from stmtrack_plugin.model import CheckpointError
 
@@ -158,6 +138,7 @@ def _check_outputs(args) -> None:
 def _run(args) -> int:
     from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.tracking import STMTracker
+    from stmtrack_plugin.utils.devices import resolve_device
     from stmtrack_plugin.utils.io import atomic_write_text
     from stmtrack_plugin.utils.video import open_source
 

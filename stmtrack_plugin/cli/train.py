@@ -73,17 +73,18 @@ def build_config(args):
 
 def run(args) -> int:
     from stmtrack_plugin.training.distributed import (dist_info_from_env, init_distributed,
-                                                      resolve_device, shutdown_distributed)
+                                                      shutdown_distributed)
     from stmtrack_plugin.training.trainer import Trainer
+    from stmtrack_plugin.utils.devices import resolve_device
 
+    info = dist_info_from_env()
     try:
         cfg = build_config(args)
+        device = resolve_device(args.device, info.local_rank)
     except (KeyError, ValueError, TypeError, FileNotFoundError, AttributeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # no quotes
         print(f"stmtrack train: error: {message}", file=sys.stderr)
         return 2
-    info = dist_info_from_env()
-    device = resolve_device(args.device, info)
     init_distributed(device, info)
     try:
         trainer = Trainer(cfg, args.data_root, args.out, device, info, pretrained=args.pretrained,
