@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from stmtrack_plugin.cli.errors import report_error
+
 
 def add_arguments(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
@@ -78,9 +80,7 @@ def run(args) -> int:
     try:
         return _run(args)
     except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"stmtrack track: error: {msg}", file=sys.stderr)
-        return 2
+        return report_error("track", exc)
 
 
 def _initial_box_and_gt(args, source):
