@@ -5,7 +5,6 @@ from stmtrack_plugin.config import TrackerParams
 def parameters() -> TrackerParams:
     return TrackerParams(
         name="otb",
-        checkpoint="fulldata",
         test_lr=0.5501132208837838,
         window_influence=0.20534968836733386,
         penalty_k=0.07592315864890313,

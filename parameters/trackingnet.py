@@ -5,7 +5,6 @@ from stmtrack_plugin.config import TrackerParams
 def parameters() -> TrackerParams:
     return TrackerParams(
         name="trackingnet",
-        checkpoint="fulldata",
         test_lr=0.95,
         window_influence=0.21,
         penalty_k=0.04,

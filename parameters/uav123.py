@@ -5,7 +5,6 @@ from stmtrack_plugin.config import TrackerParams
 def parameters() -> TrackerParams:
     return TrackerParams(
         name="uav123",
-        checkpoint="fulldata",
         test_lr=0.5405424265010361,
         window_influence=0.20298940424940976,
         penalty_k=0.07067416478817143,

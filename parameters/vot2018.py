@@ -5,7 +5,6 @@ from stmtrack_plugin.config import TrackerParams
 def parameters() -> TrackerParams:
     return TrackerParams(
         name="vot2018",
-        checkpoint="fulldata",
         test_lr=0.9629084797864664,
         window_influence=0.2674225347735762,
         penalty_k=0.04120782242066555,

@@ -57,13 +57,12 @@ class TrackerParams:
 
     Values follow ``STMTRACK_SPEC.md`` §2.1. ``crop_size`` is the side of the memory and query
     crops (q_size = m_size = 289 in the authors' code); the score map size and offset follow from
-    it and the model's stride. Weights are not named here by path: see :func:`resolve_weights`.
+    it and the model's stride; the score window is cosine (the authors' only one). Weights are
+    not named here (each parameter file's docstring says which released model the authors used
+    with its values): see :func:`resolve_weights`.
     """
 
     name: str = "got10k"
-    #: which released model the authors used with these values: "got10k" (GOT-10k train only)
-    #: or "fulldata" (informational; the weights path comes from the caller or STMTRACK_WEIGHTS)
-    checkpoint: str = "got10k"
     test_lr: float = 0.95
     window_influence: float = 0.21
     penalty_k: float = 0.04
@@ -74,7 +73,6 @@ class TrackerParams:
     min_h: float = 10.0
     crop_size: int = 289
     total_stride: int = 8
-    windowing: str = "cosine"
     #: frames after which new memory features are stored on ``storage_device`` (the authors'
     #: gpu_memory_threshold; None = never move). Has no numeric effect.
     offload_after: Optional[int] = None
@@ -91,8 +89,6 @@ class TrackerParams:
 
     def __post_init__(self):
         check_field_values(self, _PARAM_RANGES)
-        if self.windowing != "cosine":
-            raise ValueError(f"only cosine windowing is implemented, got {self.windowing!r}")
         if self.storage_dtype not in ("float32", "float16", "bfloat16"):
             raise ValueError(f"storage_dtype must be float32, float16 or bfloat16, got {self.storage_dtype!r}")
         if self.crop_size < 33:

@@ -16,17 +16,17 @@ GOT = dict(test_lr=0.95, window_influence=0.21, penalty_k=0.04, search_area_fact
 
 #: SPEC §2.1, one row per authors' test yaml (+ default = got10k)
 EXPECTED = {
-    "default": dict(GOT, confidence_threshold=0.6, checkpoint="got10k"),
-    "got10k": dict(GOT, confidence_threshold=0.6, checkpoint="got10k"),
-    "lasot": dict(GOT, confidence_threshold=0.6, checkpoint="got10k"),  # the yaml's GOT-only model
-    "trackingnet": dict(GOT, confidence_threshold=0.6, checkpoint="fulldata"),
-    "otb": dict(SEARCHED_OTB, confidence_threshold=0.6, checkpoint="fulldata"),
-    "uav123": dict(SEARCHED_UAV, confidence_threshold=0.6, checkpoint="fulldata"),
-    "vot2018": dict(SEARCHED_VOT, confidence_threshold=0.0, checkpoint="fulldata"),
+    "default": dict(GOT, confidence_threshold=0.6),
+    "got10k": dict(GOT, confidence_threshold=0.6),
+    "lasot": dict(GOT, confidence_threshold=0.6),  # the yaml's GOT-only model
+    "trackingnet": dict(GOT, confidence_threshold=0.6),
+    "otb": dict(SEARCHED_OTB, confidence_threshold=0.6),
+    "uav123": dict(SEARCHED_UAV, confidence_threshold=0.6),
+    "vot2018": dict(SEARCHED_VOT, confidence_threshold=0.0),
 }
 #: common to every test yaml (and code defaults not in the yamls)
 COMMON = dict(num_segments=4, min_w=10, min_h=10, crop_size=289, total_stride=8,
-              windowing="cosine", storage_dtype="float32", max_memory_frames=None,
+              storage_dtype="float32", max_memory_frames=None,
               offload_after=None)
 
 
@@ -61,6 +61,15 @@ def test_override_by_name_and_frozen():
         params.test_lr = 1.0  # type: ignore[misc]
     nested = load_parameters("default", model={"width_mult": 0.125})
     assert nested.model.width_mult == 0.125 and nested.model.neck_channels == 512
+
+
+def test_no_informational_or_single_value_fields():
+    """No labels that change nothing (``checkpoint``: which released model the authors used is
+    in each file's docstring instead) and no one-value choices (``windowing``)."""
+    names = {f.name for f in dataclasses.fields(TrackerParams)}
+    assert not names & {"checkpoint", "windowing"}
+    with pytest.raises(KeyError, match="unknown TrackerParams key.*windowing"):
+        load_parameters("default", windowing="cosine")
 
 
 def test_unknown_key_is_an_error():

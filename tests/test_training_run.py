@@ -194,3 +194,12 @@ def test_trained_checkpoint_loads_into_the_tracker_and_tracks(data_root, tmp_pat
         x, y, w, h = result.box
         assert np.isfinite([x, y, w, h, result.score]).all() and 0 <= result.score <= 1
         assert 0 <= x + w / 2 <= width and 0 <= y + h / 2 <= height and w >= 10 and h >= 10
+
+
+@pytest.mark.parametrize("device,message", [("gpu0", "--device 'gpu0' is not a torch device"),
+                                            ("cuda:7", "--device cuda:7: ")])
+def test_bad_device_is_a_one_line_error(device, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # cuda:7 fails, with CUDA or not
+    train(tmp_path, tmp_path / "out", "--device", device, expect=2)
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

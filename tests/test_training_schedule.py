@@ -101,17 +101,23 @@ def test_recipes():
     assert math.isclose(sum(ratios.values()), 1.5)
 
 
-def test_torchrun_environment_and_device():
+def test_torchrun_environment_and_device(monkeypatch):
     import torch
 
-    from stmtrack_plugin.training.distributed import dist_info_from_env, resolve_device
+    from stmtrack_plugin.training.distributed import dist_info_from_env
+    from stmtrack_plugin.utils.devices import resolve_device
 
     info = dist_info_from_env({"RANK": "3", "LOCAL_RANK": "1", "WORLD_SIZE": "8"})
     assert (info.rank, info.local_rank, info.world_size) == (3, 1, 8)
     assert info.enabled and not info.is_main
     single = dist_info_from_env({})
     assert not single.enabled and single.is_main
-    assert resolve_device("cpu", info) == torch.device("cpu")
-    assert resolve_device("cuda", info) == torch.device("cuda:1")
+    assert resolve_device("cpu", info.local_rank) == torch.device("cpu")
     expected = "cuda:1" if torch.cuda.is_available() else "cpu"
-    assert resolve_device("auto", info) == torch.device(expected)
+    assert resolve_device("auto", info.local_rank) == torch.device(expected)
+    # a bare cuda gets the local rank (CUDA faked present: the mapping, not the machine)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda", info.local_rank) == torch.device("cuda:1")
+    assert resolve_device("cuda:0", info.local_rank) == torch.device("cuda:0")
+    assert resolve_device("cuda") == torch.device("cuda")

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from stmtrack_plugin.model.geometry import score_offset, score_size
-from stmtrack_plugin.training.targets import grid_centres, make_densebox_target
+from stmtrack_plugin.model.head import grid_centres
+from stmtrack_plugin.training.targets import make_densebox_target
 from stmtrack_plugin.training.transforms import fg_bg_label_map
 
 
@@ -13,7 +14,7 @@ def test_grid_matches_model_geometry():
     size = score_size(129)
     offset = score_offset(129, size, 8)
     assert (size, offset) == (5, 48)
-    xs, ys = grid_centres(size, offset, 8)
+    xs, ys = grid_centres(size, offset, 8)[0].numpy().T
     assert xs[:5].tolist() == [48, 56, 64, 72, 80] and ys[:5].tolist() == [48] * 5
     assert (xs[7], ys[7]) == (64, 56)  # k = size * i + j with i = 1, j = 2
     assert score_offset(289, score_size(289), 8) == 48 and score_size(289) == 25

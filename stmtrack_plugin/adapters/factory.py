@@ -5,8 +5,7 @@ device) into a ready :class:`~stmtrack_plugin.tracking.STMTracker`. :class:`Trac
 picklable description of "which tracker" that the multi-process runner sends to its workers; it
 also names the OpenCV peers, so STMTrack and its peers go through the same machinery.
 
-Every tracker built here has ``initialize(image_bgr, box_xywh)`` and ``track(image_bgr)`` returning
-an object with ``.box`` (x, y, w, h, 0-based floats) and ``.score``.
+Every tracker built here is a :class:`~stmtrack_plugin.interfaces.Tracker`.
 """
 from __future__ import annotations
 
@@ -16,6 +15,7 @@ from typing import Optional, Union
 
 from stmtrack_plugin.adapters.peers import PEER_NAMES, OpenCVPeer, find_nanotrack_files
 from stmtrack_plugin.config import TrackerParams, load_parameters, resolve_weights
+from stmtrack_plugin.interfaces import Tracker
 
 #: environment variables read by the toolkit entry points (VOT server, pytracking shims)
 PARAMS_ENV = "STMTRACK_PARAMS"
@@ -23,7 +23,7 @@ DEVICE_ENV = "STMTRACK_DEVICE"
 
 
 def build_stmtracker(params: Union[str, TrackerParams] = "default", weights: Optional[str] = None,
-                     device: Optional[str] = None):
+                     device: Optional[str] = None) -> Tracker:
     """Build an STMTracker from a parameter name (or ``.py`` path, or object), weights and device.
 
     ``weights`` None falls back to ``$STMTRACK_WEIGHTS`` (see :func:`config.resolve_weights`);
@@ -66,13 +66,13 @@ class TrackerSpec:
         """MIL draws random samples; every other tracker here gives identical reruns."""
         return self.kind != "mil"
 
-    def build(self):
+    def build(self) -> Tracker:
         """Construct the tracker (loads weights / ONNX files; call once per process)."""
         if self.kind == "stmtrack":
             return build_stmtracker(self.params, self.weights, self.device)
         return OpenCVPeer(self.kind, nanotrack_dir=self.nanotrack_dir)
 
-    def __call__(self):
+    def __call__(self) -> Tracker:
         return self.build()
 
     def provenance(self) -> dict:
@@ -95,11 +95,3 @@ class TrackerSpec:
             record["weights_sha256"] = None
         return record
 
-
-def spec_from_env(env=None, kind: str = "stmtrack") -> TrackerSpec:
-    """Tracker spec from ``$STMTRACK_PARAMS``, ``$STMTRACK_WEIGHTS``, ``$STMTRACK_DEVICE``."""
-    env = os.environ if env is None else env
-    return TrackerSpec(kind=kind, params=env.get(PARAMS_ENV, "default"),
-                       weights=env.get("STMTRACK_WEIGHTS") or None,
-                       device=env.get(DEVICE_ENV) or None,
-                       nanotrack_dir=env.get("STMTRACK_NANOTRACK_DIR") or None)

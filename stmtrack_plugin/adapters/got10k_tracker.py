@@ -21,6 +21,7 @@ import numpy as np
 from got10k.trackers import Tracker
 
 from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.interfaces import Tracker as PackageTracker
 
 
 def pil_to_bgr(image) -> np.ndarray:
@@ -34,13 +35,13 @@ def pil_to_bgr(image) -> np.ndarray:
 
 
 class STMTrackGOT10k(Tracker):
-    """got10k tracker wrapping any STMTracker-like object.
+    """got10k tracker wrapping any :class:`~stmtrack_plugin.interfaces.Tracker`.
 
     Pass a built ``tracker`` or a :class:`TrackerSpec` (built on first use). ``name`` is the
     folder results are written under.
     """
 
-    def __init__(self, tracker=None, spec: Optional[TrackerSpec] = None,
+    def __init__(self, tracker: Optional[PackageTracker] = None, spec: Optional[TrackerSpec] = None,
                  name: str = "STMTrack", is_deterministic: Optional[bool] = None):
         if tracker is None and spec is None:
             raise ValueError("give a tracker or a TrackerSpec")
@@ -52,7 +53,7 @@ class STMTrackGOT10k(Tracker):
         self._spec = spec
 
     @property
-    def tracker(self):
+    def tracker(self) -> PackageTracker:
         if self._tracker is None:
             self._tracker = self._spec.build()
         return self._tracker

@@ -1,9 +1,7 @@
 """Weight-free (or ONNX-only) OpenCV trackers used as peers next to STMTrack.
 
-Each peer has the STMTracker interface: ``initialize(image_bgr, box)`` and
-``track(image_bgr) -> PeerResult(box, score)``, with images HxWx3 uint8 **BGR** and boxes
-``(x, y, w, h)`` 0-based floats in image pixels, so every toolkit adapter and the runner can drive
-them exactly like STMTrack.
+Each peer is a :class:`~stmtrack_plugin.interfaces.Tracker` (``track`` returns a
+:class:`PeerResult`), so every toolkit adapter and the runner drive them exactly like STMTrack.
 
 Which trackers exist depends on the OpenCV build:
 
@@ -80,7 +78,7 @@ def find_nanotrack_files(model_dir: Optional[str] = None) -> tuple:
 
 
 class OpenCVPeer:
-    """An OpenCV ``cv2.Tracker`` behind the STMTracker interface.
+    """An OpenCV ``cv2.Tracker`` as a :class:`~stmtrack_plugin.interfaces.Tracker`.
 
     OpenCV's new API takes integer boxes at ``init`` and returns integer boxes; the legacy API
     (contrib ``cv2.legacy``) works with floats. Both are handled. A lost target (``ok`` False)

@@ -13,9 +13,8 @@ Timing: ``times[f]`` is the wall time of the tracker call on frame f (``initiali
 what speed figures average (see :func:`stmtrack_plugin.evaluation.metrics.tracking_fps`).
 ``on_frame(f, seconds, initialized)``, when given, is called after every timed frame (progress).
 
-Trackers follow the STMTracker interface: ``initialize(image_bgr, box)`` and
-``track(image_bgr) -> .box, .score``; boxes are (x, y, w, h), 0-based, in image pixels. Frames are
-read as BGR with :func:`utils.io.read_image_bgr`.
+Trackers are :class:`~stmtrack_plugin.interfaces.Tracker` s. Frames are read as BGR with
+:func:`utils.io.read_image_bgr`.
 """
 from __future__ import annotations
 
@@ -25,6 +24,7 @@ from typing import Callable, List, Optional, Sequence
 
 import numpy as np
 
+from stmtrack_plugin.interfaces import Tracker
 from stmtrack_plugin.utils.io import read_image_bgr
 
 #: result codes of the reset-based protocol
@@ -82,7 +82,7 @@ def _as_box(box) -> tuple:
 FrameCallback = Callable[[int, float, bool], None]
 
 
-def run_ope(tracker, frames: Sequence[str], init_box,
+def run_ope(tracker: Tracker, frames: Sequence[str], init_box,
             on_frame: Optional[FrameCallback] = None) -> OPERecord:
     """Track ``frames`` (paths) from ``init_box`` (x, y, w, h, 0-based) in one pass."""
     n = len(frames)
@@ -212,7 +212,7 @@ def pysot_init_box(region) -> tuple:
     return init_box(region, "pysot")
 
 
-def run_reset(tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5,
+def run_reset(tracker: Tracker, frames: Sequence[str], regions, init_boxes, skip: int = 5,
               on_frame: Optional[FrameCallback] = None) -> ResetRecord:
     """Reset-based (supervised) run: 1 = init, 2 = failure, 0 = skipped, else a box.
 

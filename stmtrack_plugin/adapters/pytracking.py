@@ -27,6 +27,8 @@ from typing import Optional
 import numpy as np
 
 from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.config import WEIGHTS_ENV
+from stmtrack_plugin.interfaces import Tracker
 
 
 class _FallbackParams:
@@ -82,7 +84,7 @@ def _cached_network(spec: TrackerSpec):
     return build_model(spec.weights, device), device
 
 
-def new_tracker(spec: TrackerSpec):
+def new_tracker(spec: TrackerSpec) -> Tracker:
     """A fresh tracker for ``spec`` around the cached network (OpenCV peers: built anew)."""
     if spec.kind != "stmtrack":
         return spec.build()
@@ -97,7 +99,7 @@ def _spec_from_params(params) -> TrackerSpec:
     return TrackerSpec(kind=getattr(params, "stmtrack_tracker", "stmtrack"),
                        params=getattr(params, "stmtrack_params", "default"),
                        weights=getattr(params, "weights", None) or os.environ.get(
-                           "STMTRACK_WEIGHTS") or None,
+                           WEIGHTS_ENV) or None,
                        device=getattr(params, "device", None))
 
 
@@ -119,7 +121,7 @@ class STMTrackPytrackingMixin:
             _cached_network(spec)
 
     @property
-    def stmtracker(self):
+    def stmtracker(self) -> Tracker:
         """This object's own tracker (created on first use around the shared network)."""
         if self._tracker is None:
             self._tracker = new_tracker(_spec_from_params(self.params))

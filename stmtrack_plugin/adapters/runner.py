@@ -35,6 +35,7 @@ import numpy as np
 from stmtrack_plugin.adapters import provenance
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import run_ope, run_reset
+from stmtrack_plugin.interfaces import Tracker
 from stmtrack_plugin.utils.io import ensure_writable
 
 Layout = Union[OPELayout, GOT10kLayout, BaselineLayout]
@@ -79,7 +80,7 @@ class Job:
         stored = provenance.read_record(self.layout.root, self.name)
         return provenance.differences(stored, self.record(run_record))
 
-    def execute(self, tracker, run_record: Optional[dict] = None, on_frame=None) -> None:
+    def execute(self, tracker: Tracker, run_record: Optional[dict] = None, on_frame=None) -> None:
         """Run the protocol and write the result files; the old result (if any) goes first,
         then the provenance record, then the new result (the file that means "done").
         ``on_frame``: see :mod:`protocols`."""
@@ -211,7 +212,7 @@ def _run_in_worker(job: Job, run_record: Optional[dict] = None) -> Optional[str]
 
 
 # --- driver side --------------------------------------------------------------------------
-def run_jobs(factory: Callable[[], object], jobs: Sequence[Job], workers: int = 1,
+def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int = 1,
              progress: bool = True, desc: str = "sequences",
              threads_per_worker: Optional[int] = None, settings: Optional[dict] = None,
              overwrite: bool = False) -> RunSummary:

@@ -27,11 +27,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from stmtrack_plugin.adapters.factory import TrackerSpec
+from stmtrack_plugin.adapters.factory import DEVICE_ENV, PARAMS_ENV, TrackerSpec
+from stmtrack_plugin.adapters.peers import NANOTRACK_ENV
 from stmtrack_plugin.adapters.protocols import init_box
+from stmtrack_plugin.config import WEIGHTS_ENV
+from stmtrack_plugin.interfaces import Tracker
 from stmtrack_plugin.utils.io import read_image_bgr
 
+#: environment variables of the server (``trackers.ini`` ``env_*`` keys) beside PARAMS_ENV,
+#: WEIGHTS_ENV, DEVICE_ENV and NANOTRACK_ENV
 TRACKER_ENV = "STMTRACK_TRACKER"
+POLYGON_INIT_ENV = "STMTRACK_POLYGON_INIT"
 
 
 @dataclass(frozen=True)
@@ -117,11 +123,11 @@ class TraxChannel:
         self._server.quit(reason=reason)
 
 
-def serve(channel, tracker, read_image: Callable = read_image_bgr) -> int:
+def serve(channel, tracker: Tracker, read_image: Callable = read_image_bgr) -> int:
     """Answer requests until ``quit``; returns how many times the tracker was initialised.
 
-    ``channel`` has ``wait() -> Request`` and ``reply(box, confidence)``; ``tracker`` the
-    STMTracker interface (BGR images). The init frame is answered with the init box and
+    ``channel`` has ``wait() -> Request`` and ``reply(box, confidence)``; ``tracker`` a
+    :class:`~stmtrack_plugin.interfaces.Tracker` (BGR images). The init frame is answered with the init box and
     confidence 1.
     """
     inits = 0
@@ -154,7 +160,7 @@ def _close(channel, reason: Optional[str]) -> None:
         print(f"stmtrack TraX server: could not close the session: {exc}", file=sys.stderr)
 
 
-def run_session(channel, tracker, read_image: Callable = read_image_bgr) -> int:
+def run_session(channel, tracker: Tracker, read_image: Callable = read_image_bgr) -> int:
     """:func:`serve`, then close ``channel``: exit status 0, or 1 after an error, which is sent
     as the quit reason (and printed to stderr, which the toolkit keeps in its log)."""
     try:
@@ -175,14 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="STMTrack TraX server for the VOT toolkit (started by the toolkit).")
     p.add_argument("--tracker", default=env.get(TRACKER_ENV, "stmtrack"),
                    help="stmtrack or an OpenCV peer (csrt, kcf, mil, nanotrack)")
-    p.add_argument("--params", default=env.get("STMTRACK_PARAMS", "vot2018"),
-                   help="parameter name or .py file (default: $STMTRACK_PARAMS or vot2018)")
-    p.add_argument("--weights", default=env.get("STMTRACK_WEIGHTS"),
-                   help="checkpoint (default: $STMTRACK_WEIGHTS)")
-    p.add_argument("--device", default=env.get("STMTRACK_DEVICE"), help="torch device")
-    p.add_argument("--nanotrack-dir", default=env.get("STMTRACK_NANOTRACK_DIR"))
+    p.add_argument("--params", default=env.get(PARAMS_ENV, "vot2018"),
+                   help=f"parameter name or .py file (default: ${PARAMS_ENV} or vot2018)")
+    p.add_argument("--weights", default=env.get(WEIGHTS_ENV),
+                   help=f"checkpoint (default: ${WEIGHTS_ENV})")
+    p.add_argument("--device", default=env.get(DEVICE_ENV), help="torch device")
+    p.add_argument("--nanotrack-dir", default=env.get(NANOTRACK_ENV))
     p.add_argument("--polygon-init", choices=("stmtrack", "pysot", "bounds"),
-                   default=env.get("STMTRACK_POLYGON_INIT", "stmtrack"),
+                   default=env.get(POLYGON_INIT_ENV, "stmtrack"),
                    help="box from a polygon region: the authors' VOT tester (default), pysot's "
                         "test.py, or the plain bounding box")
     return p

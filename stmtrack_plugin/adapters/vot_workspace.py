@@ -17,7 +17,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from stmtrack_plugin.adapters.peers import PEER_NAMES
+from stmtrack_plugin.adapters.factory import DEVICE_ENV, PARAMS_ENV
+from stmtrack_plugin.adapters.peers import NANOTRACK_ENV, PEER_NAMES
+from stmtrack_plugin.adapters.vot_trax import TRACKER_ENV
+from stmtrack_plugin.config import WEIGHTS_ENV
 from stmtrack_plugin.utils.io import atomic_write_text
 from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
 
@@ -77,16 +80,16 @@ def tracker_entry(section: str, label: str, env: dict, timeout: int, python: str
 
 def trackers_ini(opts: WorkspaceOptions) -> str:
     """``trackers.ini`` text: the STMTrack entry plus one per requested peer."""
-    env = {"STMTRACK_PARAMS": _abs_if_file(opts.params),
-           "STMTRACK_WEIGHTS": os.path.abspath(opts.weights) if opts.weights else None,
-           "STMTRACK_DEVICE": opts.device}
+    env = {PARAMS_ENV: _abs_if_file(opts.params),
+           WEIGHTS_ENV: os.path.abspath(opts.weights) if opts.weights else None,
+           DEVICE_ENV: opts.device}
     parts = ["# written by `stmtrack vot-workspace`; the server is stmtrack_plugin.vot_trax\n",
              tracker_entry(opts.tracker_id, "STMTrack (stmtrack-plugin)", env, opts.timeout,
                            opts.python)]
     for peer in opts.peers:
         if peer not in PEER_NAMES:
             raise ValueError(f"unknown peer {peer!r}; choose from {', '.join(PEER_NAMES)}")
-        penv = {"STMTRACK_TRACKER": peer, "STMTRACK_NANOTRACK_DIR":
+        penv = {TRACKER_ENV: peer, NANOTRACK_ENV:
                 os.path.abspath(opts.nanotrack_dir) if opts.nanotrack_dir else None}
         parts.append(tracker_entry(peer, f"OpenCV {peer}", penv, opts.timeout, opts.python))
     return "\n".join(parts)
@@ -215,7 +218,7 @@ def workspace_warnings(workspace: str, opts: WorkspaceOptions,
     """
     env = os.environ if env is None else env
     notes = []
-    if not opts.weights and not env.get("STMTRACK_WEIGHTS"):
+    if not opts.weights and not env.get(WEIGHTS_ENV):
         notes.append(
             "warning: no weights: trackers.ini names none and $STMTRACK_WEIGHTS is not set, so "
             "unless it is set when `vot evaluate` runs the tracker process fails at start and "

@@ -24,6 +24,8 @@ import time
 
 import numpy as np
 
+from stmtrack_plugin.cli.errors import report_error
+
 
 def add_arguments(parser):
     parser.formatter_class = argparse.RawDescriptionHelpFormatter  # keep the examples' lines
@@ -72,35 +74,13 @@ def parse_box(text: str) -> list:
     return box
 
 
-def resolve_device(name: str) -> str:
-    """``auto`` -> cuda when available, else cpu; a device that cannot be used is a ValueError."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise ValueError(f"--device {name!r} is not a torch device (cpu, cuda, cuda:1, ... or "
-                         "auto)") from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"--device {name}: CUDA is not available (torch.cuda.is_available() "
-                             "is False); use --device cpu or --device auto")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise ValueError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s)")
-    return name
-
-
 def run(args) -> int:
     from stmtrack_plugin.model import CheckpointError
 
     try:
         return _run(args)
     except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"stmtrack track: error: {msg}", file=sys.stderr)
-        return 2
+        return report_error("track", exc)
 
 
 def _initial_box_and_gt(args, source):
@@ -158,6 +138,7 @@ def _check_outputs(args) -> None:
 def _run(args) -> int:
     from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.tracking import STMTracker
+    from stmtrack_plugin.utils.devices import resolve_device
     from stmtrack_plugin.utils.io import atomic_write_text
     from stmtrack_plugin.utils.video import open_source
 

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import argparse
 import ast
-import sys
+
+from stmtrack_plugin.cli.errors import report_error
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,17 +74,16 @@ def build_config(args):
 
 def run(args) -> int:
     from stmtrack_plugin.training.distributed import (dist_info_from_env, init_distributed,
-                                                      resolve_device, shutdown_distributed)
+                                                      shutdown_distributed)
     from stmtrack_plugin.training.trainer import Trainer
+    from stmtrack_plugin.utils.devices import resolve_device
 
+    info = dist_info_from_env()
     try:
         cfg = build_config(args)
+        device = resolve_device(args.device, info.local_rank)
     except (KeyError, ValueError, TypeError, FileNotFoundError, AttributeError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc  # no quotes
-        print(f"stmtrack train: error: {message}", file=sys.stderr)
-        return 2
-    info = dist_info_from_env()
-    device = resolve_device(args.device, info)
+        return report_error("train", exc)
     init_distributed(device, info)
     try:
         trainer = Trainer(cfg, args.data_root, args.out, device, info, pretrained=args.pretrained,
@@ -96,8 +96,7 @@ def run(args) -> int:
                   f"{trainer.steps_per_epoch} steps/epoch", flush=True)
         trainer.fit(resume=args.resume)
     except (FileNotFoundError, FileExistsError) as exc:  # wrong paths: a message, no traceback
-        print(f"stmtrack train: error: {exc}", file=sys.stderr)
-        return 2
+        return report_error("train", exc)
     finally:
         shutdown_distributed()
     return 0

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 import json
-import sys
+
+from stmtrack_plugin.cli.errors import report_error
 
 
 def add_arguments(parser):
@@ -29,9 +30,7 @@ def run(args) -> int:
     try:
         return _run(args)
     except (CheckpointError, FileNotFoundError, ValueError, KeyError, TypeError) as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"stmtrack weights: error: {msg}", file=sys.stderr)
-        return 2
+        return report_error("weights", exc)
 
 
 def _run(args) -> int:

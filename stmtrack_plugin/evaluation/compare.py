@@ -164,10 +164,7 @@ def per_video_csv(scores: List[TrackerScores]) -> str:
 
 def plot_curves(scores: List[TrackerScores], out_dir: str, dataset: str = "") -> list:
     """Write ``success_plot.png`` and ``precision_plot.png``; returns their paths."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from stmtrack_plugin.utils.figures import new_figure, save_figure
 
     styles = ["-", "--", "-.", ":"]
     paths = []
@@ -177,7 +174,8 @@ def plot_curves(scores: List[TrackerScores], out_dir: str, dataset: str = "") ->
               "Location error threshold (px)", "Precision", "Precision plot", "P@20")]
     for fname, x, curve, key, xlabel, ylabel, title, label in specs:
         ranked = sorted(scores, key=lambda s: -getattr(s.result, key))
-        fig, ax = plt.subplots(figsize=(6.4, 4.8), dpi=100)
+        fig = new_figure(figsize=(6.4, 4.8), dpi=100)
+        ax = fig.subplots()
         for i, s in enumerate(ranked):
             ax.plot(x, getattr(s.result, curve), styles[(i // 10) % len(styles)], linewidth=2,
                     label=f"{s.name} [{label} {getattr(s.result, key):.3f}]")
@@ -189,13 +187,7 @@ def plot_curves(scores: List[TrackerScores], out_dir: str, dataset: str = "") ->
         ax.grid(True, alpha=0.3)
         ax.legend(loc="lower left" if curve == "success_curve" else "lower right", fontsize=9)
         fig.tight_layout()
-        path = os.path.join(out_dir, fname)
-        os.makedirs(out_dir, exist_ok=True)
-        tmp = path + ".tmp.png"
-        fig.savefig(tmp)
-        plt.close(fig)
-        os.replace(tmp, path)
-        paths.append(path)
+        paths.append(save_figure(fig, os.path.join(out_dir, fname)))
     return paths
 
 

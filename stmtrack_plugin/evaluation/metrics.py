@@ -114,11 +114,6 @@ def mean_result(results) -> OPEResult:
     )
 
 
-def ope_many(pairs) -> OPEResult:
-    """:func:`mean_result` of :func:`ope` over ``(pred, gt)`` or ``(pred, gt, valid)`` tuples."""
-    return mean_result(ope(*p) for p in pairs)
-
-
 def tracking_fps(seconds) -> Optional[float]:
     """Tracking speed in frames per second: got10k's mean of ``1 / t`` over the timed frames.
 

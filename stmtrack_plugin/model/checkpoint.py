@@ -26,7 +26,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 import torch
 
 from stmtrack_plugin.config import ModelConfig
-from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, STMTrack, build_model
+from stmtrack_plugin.model.stmtrack import LEGACY_BLOCKS, LEGACY_PREFIXES, STMTrack, build_model
 
 _LIST_LIMIT = 12
 
@@ -155,8 +155,7 @@ def check_state_dict(model: torch.nn.Module, state_dict: Mapping[str, torch.Tens
     Keys of the unused legacy blocks may be missing; nothing else may be.
     """
     expected = model.state_dict()
-    legacy = tuple(f"{name}." for name in LEGACY_BLOCKS)
-    missing = [k for k in expected if k not in state_dict and not k.startswith(legacy)]
+    missing = [k for k in expected if k not in state_dict and not k.startswith(LEGACY_PREFIXES)]
     unexpected = [k for k in state_dict if k not in expected]
     shapes = [f"{k} (file {tuple(state_dict[k].shape)}, model {tuple(v.shape)})"
               for k, v in expected.items()

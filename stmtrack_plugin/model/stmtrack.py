@@ -25,6 +25,8 @@ from stmtrack_plugin.model.trunks import TrunkSpec, check_config, score_geometry
 
 #: names of the four unused SiamFC++ blocks that the authors' checkpoints carry
 LEGACY_BLOCKS = ("r_z_k", "c_z_k", "r_x", "c_x")
+#: the prefixes of their parameter and buffer names (``str.startswith`` accepts the tuple)
+LEGACY_PREFIXES = tuple(f"{name}." for name in LEGACY_BLOCKS)
 
 
 class STMTrack(nn.Module):

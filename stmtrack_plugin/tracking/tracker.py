@@ -1,20 +1,16 @@
 """STMTracker: the authors' STMTrack tracker (STMTRACK_SPEC.md §2) over a memory bank.
 
-Conventions (one place for all of them):
+The tracker is a :class:`~stmtrack_plugin.interfaces.Tracker` over any
+:class:`~stmtrack_plugin.interfaces.TrackingModel` (:mod:`stmtrack_plugin.interfaces` describes
+frames, boxes and the model's tensors). What this tracker adds:
 
-* **Frames** are HxWx3 uint8 **BGR** numpy arrays (what ``cv2.imread`` returns); grayscale is
-  expanded to 3 channels, other layouts are refused (see :mod:`.inputs`). All frames of a
-  sequence must have the size of the init frame.
-* **Boxes** are ``[x, y, w, h]`` floats, 0-based, in frame pixels; the centre is
-  ``cx = x + (w - 1) / 2`` (the authors' "+1" width convention). The init box is used as given
-  (the authors' toolkits pass OTB's 1-based ground-truth line unchanged).
-* **Model**: any object with ``memorize(frames (N,3,S,S), fg_bg (N,1,S,S)) -> memory
-  (1,C,N,h,w)`` and ``track(query (1,3,S,S), memory (1,C,T,h,w)) -> (score (1,K), boxes
-  (1,K,4))``: float32 BGR crops with values 0..255, boxes xyxy in crop pixels, K cells in
-  row-major order. A model that has ``score_geometry(S) -> (score_size, offset)`` (every
+* Frames: grayscale is expanded to 3 channels, other layouts are refused (see :mod:`.inputs`);
+  all frames of a sequence must have the size of the init frame.
+* Boxes: the centre is ``cx = x + (w - 1) / 2`` (the authors' "+1" width convention). The init
+  box is used as given (the authors' toolkits pass OTB's 1-based ground-truth line unchanged).
+* Model: one with :class:`~stmtrack_plugin.interfaces.ScoreGeometry` (every
   :class:`~stmtrack_plugin.model.STMTrack`, whatever its trunk) sets the score grid; other models
-  are taken to be the authors' Inception geometry. The tracker keeps all per-video state; the
-  model holds none, so one model can serve several trackers.
+  are taken to have the authors' Inception geometry. The tracker keeps all per-video state.
 * ``track`` returns a :class:`TrackResult`; its ``score`` is the windowed, penalised score of
   the chosen cell (what the confidence gate reads), and it carries diagnostics for parity.
 """
@@ -28,6 +24,7 @@ import numpy as np
 import torch
 
 from stmtrack_plugin.config import TrackerParams, resolve_weights
+from stmtrack_plugin.interfaces import ScoreGeometry, TrackingModel
 from stmtrack_plugin.model.geometry import score_offset, score_size
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
 from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
@@ -71,7 +68,7 @@ class _VideoState:
     frame_index: int  # index of the last frame seen (0 = the init frame)
 
 
-def build_model(weights: Optional[str] = None, device=None):
+def build_model(weights: Optional[str] = None, device=None) -> TrackingModel:
     """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), in eval mode.
 
     The architecture is the one the checkpoint records (``model_config``, written by
@@ -83,11 +80,10 @@ def build_model(weights: Optional[str] = None, device=None):
     return build_model_from_checkpoint(resolve_weights(weights), device=device)
 
 
-def _score_grid(model, params: TrackerParams) -> Tuple[int, int]:
+def _score_grid(model: TrackingModel, params: TrackerParams) -> Tuple[int, int]:
     """(score_size, offset) for ``params.crop_size``: asked of the model when it can say."""
-    geometry = getattr(model, "score_geometry", None)
-    if callable(geometry):
-        size, offset = geometry(params.crop_size)
+    if isinstance(model, ScoreGeometry):
+        size, offset = model.score_geometry(params.crop_size)
         return int(size), int(offset)
     size = score_size(params.crop_size, params.model.crop_pad)
     return size, score_offset(params.crop_size, size, params.total_stride)
@@ -104,8 +100,8 @@ class STMTracker:
     """Single-object tracker: ``initialize(frame, box)`` then ``track(frame)`` per frame.
 
     Args:
-        model: object implementing ``memorize`` / ``track`` (module docstring); an
-            ``nn.Module`` is put in eval mode (and moved to ``device`` if one is given).
+        model: a :class:`~stmtrack_plugin.interfaces.TrackingModel`; an ``nn.Module`` is put
+            in eval mode (and moved to ``device`` if one is given).
         params: tracker hyper-parameters (``stmtrack_plugin.config.load_parameters``).
         device: compute device for crops and memory (default: the model's device).
         debug: attach the raw score map to every :class:`TrackResult`.
@@ -117,7 +113,11 @@ class STMTracker:
     beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``.
     """
 
-    def __init__(self, model, params: TrackerParams, device=None, debug: bool = False):
+    def __init__(self, model: TrackingModel, params: TrackerParams, device=None,
+                 debug: bool = False):
+        if not isinstance(model, TrackingModel):
+            raise TypeError(f"{type(model).__name__} is not a TrackingModel: it needs memorize() "
+                            "and track() (see stmtrack_plugin.interfaces)")
         self.model = model
         self.params = params
         self.device = torch.device(device) if device is not None else _model_device(model)

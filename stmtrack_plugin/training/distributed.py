@@ -36,16 +36,6 @@ def dist_info_from_env(env: Optional[Mapping[str, str]] = None) -> DistInfo:
                     int(env.get("WORLD_SIZE", 1)))
 
 
-def resolve_device(name: str, info: DistInfo) -> torch.device:
-    """``auto`` -> ``cuda:<local_rank>`` when CUDA is available, else CPU; ``cuda`` gets the
-    local rank appended; anything else is taken as given."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        name = f"cuda:{info.local_rank}"
-    return torch.device(name)
-
-
 def init_distributed(device: torch.device, info: DistInfo) -> None:
     """Join the process group when ``WORLD_SIZE`` > 1 (env:// rendezvous from torchrun)."""
     if not info.enabled or dist.is_initialized():

@@ -1,4 +1,4 @@
-"""Loss and learning-rate curves from ``train_log.csv`` (matplotlib, Agg backend)."""
+"""Loss and learning-rate curves from ``train_log.csv`` (matplotlib, Agg canvas)."""
 from __future__ import annotations
 
 from stmtrack_plugin.training.checkpoints import read_log
@@ -6,18 +6,16 @@ from stmtrack_plugin.training.checkpoints import read_log
 
 def plot_training_log(csv_path: str, png_path: str) -> None:
     """Write a two-panel PNG: the losses (total, cls, ctr, iou) and the LR per optimiser step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
+
+    from stmtrack_plugin.utils.figures import new_figure, save_figure
 
     rows = read_log(csv_path)
     if not rows:
         return
     step = np.array([r["global_step"] for r in rows])
-    fig, (ax_loss, ax_lr) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
-                                         gridspec_kw={"height_ratios": [3, 1]})
+    fig = new_figure(figsize=(8, 6))
+    ax_loss, ax_lr = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
     for key, style in (("loss", "k-"), ("cls", "C0-"), ("ctr", "C1-"), ("iou", "C2-")):
         values = np.array([r[key] for r in rows])
         ax_loss.plot(step, values, style, lw=0.6, alpha=0.35)
@@ -32,5 +30,4 @@ def plot_training_log(csv_path: str, png_path: str) -> None:
     ax_lr.set_ylabel("LR (x1 group)")
     ax_lr.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(png_path, dpi=100)
-    plt.close(fig)
+    save_figure(fig, png_path, dpi=100)

@@ -20,10 +20,9 @@ from typing import Dict, List, Optional
 
 import torch
 
+from stmtrack_plugin.model.stmtrack import LEGACY_PREFIXES
 from stmtrack_plugin.model.trunks import GOOGLENET, FreezePlan, trunk_spec
 from stmtrack_plugin.training.config import TrainConfig
-
-LEGACY_PREFIXES = ("r_z_k.", "c_z_k.", "r_x.", "c_x.")
 
 
 def learning_rate(cfg: TrainConfig, epoch: int, iteration: int, iters_per_epoch: int,

@@ -17,22 +17,17 @@ from typing import Tuple
 
 import numpy as np
 
+from stmtrack_plugin.model.head import grid_centres
+
 IGNORE = -1.0
 EPS = 1e-5
-
-
-def grid_centres(size: int, offset: int, stride: int) -> Tuple[np.ndarray, np.ndarray]:
-    """(K,) x and y crop-pixel centres of the score cells, row-major (x varies fastest)."""
-    coords = offset + stride * np.arange(size, dtype=np.float32)
-    ys, xs = np.meshgrid(coords, coords, indexing="ij")
-    return xs.reshape(-1), ys.reshape(-1)
 
 
 def make_densebox_target(box_xyxy, size: int, offset: int, stride: int = 8,
                          negative: bool = False) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Targets for one query crop: ``cls (K,1)``, ``ctr (K,1)``, ``box (K,4)`` float32, K = size**2."""
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
-    xs, ys = grid_centres(size, offset, stride)
+    xs, ys = grid_centres(size, offset, stride)[0].numpy().T  # (K,) each, as the head decodes
     l, t, r, b = xs - x1, ys - y1, x2 - xs, y2 - ys
     inside = (l > 0) & (t > 0) & (r > 0) & (b > 0)
     ratio_x = np.minimum(l, r) / (np.maximum(l, r) + EPS)

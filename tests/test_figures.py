@@ -1,0 +1,49 @@
+"""Plots are written without touching matplotlib's global backend (a notebook's stays as it was)."""
+import os
+
+import matplotlib
+import numpy as np
+import pytest
+
+from stmtrack_plugin.evaluation.compare import TrackerScores, plot_curves
+from stmtrack_plugin.evaluation.metrics import ope
+from stmtrack_plugin.training.checkpoints import LOG_FIELDS
+from stmtrack_plugin.training.plots import plot_training_log
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def svg_backend():
+    """A backend no plot of ours asks for; restored afterwards."""
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")
+    yield "svg"
+    matplotlib.use(before)
+
+
+def _is_png(path):
+    with open(path, "rb") as f:
+        return f.read(8) == PNG_MAGIC
+
+
+def test_comparison_plots_keep_the_backend(svg_backend, tmp_path):
+    gt = np.tile([10.0, 10.0, 20.0, 20.0], (8, 1))
+    result = ope(gt + 1.0, gt)
+    scores = [TrackerScores("a", result, 30.0, {"v": result})]
+    paths = plot_curves(scores, str(tmp_path / "plots"))
+    assert matplotlib.get_backend() == svg_backend
+    assert [os.path.basename(p) for p in paths] == ["success_plot.png", "precision_plot.png"]
+    assert all(_is_png(p) for p in paths)
+    assert sorted(os.listdir(tmp_path / "plots")) == ["precision_plot.png", "success_plot.png"]
+
+
+def test_training_plot_keeps_the_backend(svg_backend, tmp_path):
+    log = tmp_path / "train_log.csv"
+    rows = [",".join(LOG_FIELDS)]
+    rows += [",".join(str(v) for v in (0, s, s, 0.01, 1.0 / (s + 1), 0.5, 0.3, 0.2, 10.0))
+             for s in range(12)]
+    log.write_text("\n".join(rows) + "\n")
+    plot_training_log(str(log), str(tmp_path / "train_log.png"))
+    assert matplotlib.get_backend() == svg_backend
+    assert _is_png(tmp_path / "train_log.png")
