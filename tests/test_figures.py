@@ -47,3 +47,15 @@ def test_training_plot_keeps_the_backend(svg_backend, tmp_path):
     plot_training_log(str(log), str(tmp_path / "train_log.png"))
     assert matplotlib.get_backend() == svg_backend
     assert _is_png(tmp_path / "train_log.png")
+
+
+def test_importing_the_toolkit_adapters_keeps_the_backend():
+    """No module of ours picks a backend at import (got10k's own plots use whatever is set)."""
+    import subprocess
+    import sys
+
+    code = ("import matplotlib; matplotlib.use('svg'); "
+            "import stmtrack_plugin.adapters.got10k_experiments, stmtrack_plugin.cli.main; "
+            "print(matplotlib.get_backend())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "svg"

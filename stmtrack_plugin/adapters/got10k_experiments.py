@@ -30,20 +30,17 @@ import json
 import os
 from typing import Optional
 
-import matplotlib
+import numpy as np
+from got10k.datasets import OTB, VOT
+from got10k.experiments import ExperimentGOT10k, ExperimentUAV123, ExperimentVOT
 
-matplotlib.use("Agg")
-import numpy as np  # noqa: E402
-from got10k.datasets import OTB, VOT  # noqa: E402
-from got10k.experiments import ExperimentGOT10k, ExperimentUAV123, ExperimentVOT  # noqa: E402
-
-from stmtrack_plugin.adapters.benchmark_readers import CheckedLengths  # noqa: E402
-from stmtrack_plugin.adapters.benchmarks import BenchmarkSpec, benchmark_spec  # noqa: E402
-from stmtrack_plugin.adapters.layouts import GOT10kLayout  # noqa: E402
-from stmtrack_plugin.adapters.runner import Job  # noqa: E402
-from stmtrack_plugin.evaluation.metrics import mean_result, ope, tracking_fps  # noqa: E402
-from stmtrack_plugin.utils.io import atomic_write_text  # noqa: E402
-from stmtrack_plugin.utils.sequences import split_target  # noqa: E402
+from stmtrack_plugin.adapters.benchmark_readers import CheckedLengths
+from stmtrack_plugin.adapters.benchmarks import BenchmarkSpec, benchmark_spec
+from stmtrack_plugin.adapters.layouts import GOT10kLayout
+from stmtrack_plugin.adapters.runner import Job
+from stmtrack_plugin.evaluation.metrics import mean_result, ope, tracking_fps
+from stmtrack_plugin.utils.io import atomic_write_text
+from stmtrack_plugin.utils.sequences import split_target
 
 
 class Truncated:
