@@ -1,8 +1,6 @@
 """GOT-10k toolkit: tracker wrapper and offline OTB / UAV123 / LaSOT / GOT-10k / VOT experiments
 driven by `stmtrack eval --toolkit got10k` on short real clips."""
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,7 +8,8 @@ import pytest
 pytest.importorskip("got10k")
 
 from stmtrack_plugin.cli.main import main as stmtrack_main  # noqa: E402
-from toolkit_helpers import TemplateTracker, served_tracker, truncated_otb_copy  # noqa: E402
+from toolkit_helpers import (TemplateTracker, gt_lines, link_frames, served_tracker,  # noqa: E402
+                             truncated_otb_copy)
 
 N = 20  # frames per clip
 
@@ -18,16 +17,6 @@ N = 20  # frames per clip
 @pytest.fixture(scope="module")
 def tracker(tmp_path_factory, shared_dir):
     return served_tracker(tmp_path_factory.mktemp("tracker"), shared_dir)
-
-
-def _link_frames(src_dir: Path, dst_dir: Path, n: int, fmt: str):
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    for i, frame in enumerate(sorted(src_dir.iterdir())[:n], 1):
-        os.symlink(frame, dst_dir / (fmt % i))
-
-
-def _gt_lines(seq_dir: Path, n: int) -> str:
-    return "\n".join((seq_dir / "groundtruth_rect.txt").read_text().splitlines()[:n]) + "\n"
 
 
 def _eval(tmp_path, tracker, benchmark, root, *extra):
@@ -85,11 +74,11 @@ def test_uav123_experiment_with_real_names(tmp_path, sequences_dir, tracker):
     root = tmp_path / "UAV123"
     for real, shared, folder in (("person12_1", "uav_person12_1", "person12"),
                                  ("boat1", "uav_boat1", "boat1")):
-        _link_frames(sequences_dir / shared / "img", root / "data_seq" / "UAV123" / folder, N,
+        link_frames(sequences_dir / shared / "img", root / "data_seq" / "UAV123" / folder, N,
                      "%06d.jpg")
         (root / "anno" / "UAV123").mkdir(parents=True, exist_ok=True)
         (root / "anno" / "UAV123" / f"{real}.txt").write_text(
-            _gt_lines(sequences_dir / shared, N))
+            gt_lines(sequences_dir / shared, N))
     _eval(tmp_path, tracker, "uav123", root, "--max-frames", str(N))
     perf = json.loads((tmp_path / "reports" / "UAV123" / "Ours" / "performance.json").read_text())
     assert set(perf["Ours"]["seq_wise"]) == {"person12_1", "boat1"}
@@ -100,10 +89,10 @@ def test_uav123_length_mismatch_is_a_clear_error(tmp_path, sequences_dir):
     from stmtrack_plugin.adapters.got10k_experiments import make_experiment
 
     root = tmp_path / "UAV123"
-    _link_frames(sequences_dir / "uav_boat1" / "img", root / "data_seq" / "UAV123" / "boat1", 5,
+    link_frames(sequences_dir / "uav_boat1" / "img", root / "data_seq" / "UAV123" / "boat1", 5,
                  "%06d.jpg")
     (root / "anno" / "UAV123").mkdir(parents=True)
-    (root / "anno" / "UAV123" / "boat1.txt").write_text(_gt_lines(sequences_dir / "uav_boat1", 5))
+    (root / "anno" / "UAV123" / "boat1.txt").write_text(gt_lines(sequences_dir / "uav_boat1", 5))
     with pytest.raises(ValueError, match="boat1: 901 frames expected"):
         make_experiment("uav123", str(root)).dataset[0]
 
@@ -112,8 +101,8 @@ def test_lasot_experiment_reports_normalised_precision(tmp_path, sequences_dir, 
     root = tmp_path / "LaSOT"
     for real, shared in (("person-1", "Couple"), ("car-2", "Car4")):
         seq = root / real.split("-")[0] / real
-        _link_frames(sequences_dir / shared / "img", seq / "img", N, "%08d.jpg")
-        (seq / "groundtruth.txt").write_text(_gt_lines(sequences_dir / shared, N))
+        link_frames(sequences_dir / shared / "img", seq / "img", N, "%08d.jpg")
+        (seq / "groundtruth.txt").write_text(gt_lines(sequences_dir / shared, N))
         for flag in ("full_occlusion", "out_of_view"):
             (seq / f"{flag}.txt").write_text(",".join(["0"] * N) + "\n")
         (seq / "nlp.txt").write_text("test clip\n")
@@ -131,9 +120,9 @@ def test_got10k_val_and_vot_experiments(tmp_path, sequences_dir, tracker):
     got = tmp_path / "GOT10k"
     vot = tmp_path / "VOT2018"
     name = "GOT-10k_Val_000001"
-    _link_frames(sequences_dir / "Crossing" / "img", got / "val" / name, N, "%08d.jpg")
+    link_frames(sequences_dir / "Crossing" / "img", got / "val" / name, N, "%08d.jpg")
     (got / "val" / "list.txt").write_text(name + "\n")
-    (got / "val" / name / "groundtruth.txt").write_text(_gt_lines(sequences_dir / "Crossing", N))
+    (got / "val" / name / "groundtruth.txt").write_text(gt_lines(sequences_dir / "Crossing", N))
     (got / "val" / name / "meta_info.ini").write_text(
         "[METAINFO]\nobject_class: person\nresolution: (360, 240)\n")
     for label in ("absence", "cut_by_image"):
@@ -143,9 +132,9 @@ def test_got10k_val_and_vot_experiments(tmp_path, sequences_dir, tracker):
     perf = json.loads((tmp_path / "reports" / "GOT-10k" / "Ours" / "performance.json").read_text())
     assert 0.0 < perf["Ours"]["overall"]["ao"] <= 1.0
 
-    _link_frames(sequences_dir / "bag" / "img", vot / "bag", N, "%08d.jpg")
+    link_frames(sequences_dir / "bag" / "img", vot / "bag", N, "%08d.jpg")
     (vot / "list.txt").write_text("bag\n")
-    (vot / "bag" / "groundtruth.txt").write_text(_gt_lines(sequences_dir / "bag", N))
+    (vot / "bag" / "groundtruth.txt").write_text(gt_lines(sequences_dir / "bag", N))
     _eval(tmp_path, tracker, "vot", vot)
     rec = tmp_path / "results" / "VOT2018" / "Ours" / "baseline" / "bag" / "bag_001.txt"
     assert rec.read_text().splitlines()[0] == "1"

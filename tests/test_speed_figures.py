@@ -2,15 +2,12 @@
 sleeps 50 ms must be reported at ~20 FPS in every place a figure is written or printed (got10k
 time files and reports, the LaSOT report, `stmtrack compare`, the per-sequence progress bar,
 the got10k tracker wrapper), not at the 100+ FPS a mean of 1/t over the init frame gives."""
-import json
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from toolkit_helpers import truncated_otb_copy
+from toolkit_helpers import gt_lines, link_frames, truncated_otb_copy
 
 N = 6  # frames per clip: 1 init + 5 tracked
 INIT_S, TRACK_S = 0.001, 0.05
@@ -33,16 +30,6 @@ class SleepTracker:
 
         time.sleep(TRACK_S)
         return PeerResult(self.box, 1.0)
-
-
-def _link_frames(src_dir: Path, dst_dir: Path, n: int, fmt: str):
-    dst_dir.mkdir(parents=True, exist_ok=True)
-    for i, frame in enumerate(sorted(src_dir.iterdir())[:n], 1):
-        os.symlink(frame, dst_dir / (fmt % i))
-
-
-def _gt_lines(seq_dir: Path, n: int) -> str:
-    return "\n".join((seq_dir / "groundtruth_rect.txt").read_text().splitlines()[:n]) + "\n"
 
 
 def _run(experiment, name="Sleep"):
@@ -82,9 +69,9 @@ def test_got10k_and_vot_reports_are_20fps(tmp_path, sequences_dir):
     from stmtrack_plugin.adapters import got10k_experiments as gx
 
     got, name = tmp_path / "GOT10k", "GOT-10k_Val_000001"
-    _link_frames(sequences_dir / "Crossing" / "img", got / "val" / name, N, "%08d.jpg")
+    link_frames(sequences_dir / "Crossing" / "img", got / "val" / name, N, "%08d.jpg")
     (got / "val" / "list.txt").write_text(name + "\n")
-    (got / "val" / name / "groundtruth.txt").write_text(_gt_lines(sequences_dir / "Crossing", N))
+    (got / "val" / name / "groundtruth.txt").write_text(gt_lines(sequences_dir / "Crossing", N))
     (got / "val" / name / "meta_info.ini").write_text(
         "[METAINFO]\nobject_class: person\nresolution: (360, 240)\n")
     for label in ("absence", "cut_by_image"):
@@ -96,9 +83,9 @@ def test_got10k_and_vot_reports_are_20fps(tmp_path, sequences_dir):
     _assert_20fps(perf["seq_wise"][name]["speed_fps"])
 
     vot = tmp_path / "VOT2018"
-    _link_frames(sequences_dir / "bag" / "img", vot / "bag", N, "%08d.jpg")
+    link_frames(sequences_dir / "bag" / "img", vot / "bag", N, "%08d.jpg")
     (vot / "list.txt").write_text("bag\n")
-    (vot / "bag" / "groundtruth.txt").write_text(_gt_lines(sequences_dir / "bag", N))
+    (vot / "bag" / "groundtruth.txt").write_text(gt_lines(sequences_dir / "bag", N))
     exp = gx.make_experiment("vot", str(vot), str(tmp_path / "res"), str(tmp_path / "rep"))
     _assert_20fps(_run(exp)["Sleep"]["speed_fps"])
 
@@ -108,8 +95,8 @@ def test_lasot_report_is_20fps(tmp_path, sequences_dir):
     from stmtrack_plugin.adapters import got10k_experiments as gx
 
     seq = tmp_path / "LaSOT" / "person" / "person-1"
-    _link_frames(sequences_dir / "Couple" / "img", seq / "img", N, "%08d.jpg")
-    (seq / "groundtruth.txt").write_text(_gt_lines(sequences_dir / "Couple", N))
+    link_frames(sequences_dir / "Couple" / "img", seq / "img", N, "%08d.jpg")
+    (seq / "groundtruth.txt").write_text(gt_lines(sequences_dir / "Couple", N))
     exp = gx.make_experiment("lasot", str(tmp_path / "LaSOT"), str(tmp_path / "res"),
                              str(tmp_path / "rep"))
     perf = _run(exp)["Sleep"]

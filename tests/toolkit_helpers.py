@@ -90,6 +90,18 @@ class CrashOnWideFrames(TemplateTracker):
         super().initialize(image, box)
 
 
+def link_frames(src_dir: Path, dst_dir: Path, n: int, fmt: str) -> None:
+    """Symlink the first ``n`` frames of ``src_dir`` into ``dst_dir`` named ``fmt % (1..n)``."""
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(sorted(src_dir.iterdir())[:n], 1):
+        os.symlink(frame, dst_dir / (fmt % i))
+
+
+def gt_lines(seq_dir: Path, n: int) -> str:
+    """The first ``n`` lines of an OTB sequence's ``groundtruth_rect.txt``."""
+    return "\n".join((seq_dir / "groundtruth_rect.txt").read_text().splitlines()[:n]) + "\n"
+
+
 def make_template_tracker():
     return TemplateTracker()
 
