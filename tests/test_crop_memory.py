@@ -137,3 +137,22 @@ def test_seeded_crops_mode_is_bit_identical_to_default(seeded_run):
     default = _run(STMTracker(model, load_parameters("vot2018"), debug=True), frames,
                    meta["init_box"])
     _assert_identical(crops, default)
+
+
+def test_crop_slots_are_reused_after_discard(monkeypatch):
+    from stmtrack_plugin.tracking import crop_memory
+
+    monkeypatch.setattr(crop_memory, "SLAB_BYTES", 3 * 48)  # 3 crops of 4x4x3 per block
+    bank = CropMemoryBank(_encode)
+    for f in range(5):
+        bank.add(f, _entry(f))
+    assert len(bank._slots._slabs) == 2
+    bank.discard([1, 2])
+    bank.add(5, _entry(5))
+    bank.add(6, _entry(6))
+    assert len(bank._slots._slabs) == 2  # the freed slots took frames 5 and 6
+    assert bank.gather([0, 3, 4, 5, 6])[0, 0, :, 0, 0].tolist() == [0, 3, 4, 5, 6]
+    bank.add(5, _entry(9))  # replacing a frame frees its old slot
+    assert bank.gather([5])[0, 0, 0, 0, 0].item() == 9 and len(bank._slots._free) == 0
+    with pytest.raises(ValueError, match="crop shape"):
+        bank.add(7, StoredCrop(np.zeros((2, 2, 3), np.uint8), np.ones(2, np.float32), 1.0))

@@ -15,7 +15,7 @@ frames that moved: see ``encodes`` for the count.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterable, List
+from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -34,6 +34,47 @@ class StoredCrop:
         return int(self.crop.nbytes + self.size_wh.nbytes + 8)
 
 
+#: bytes per block of crop slots: above glibc's largest mmap threshold (32 MiB), so every block
+#: is its own mapping and goes back to the system on clear()
+SLAB_BYTES = 64 * 2**20
+
+
+class CropSlots:
+    """Equal-shaped uint8 crops in blocks of ``SLAB_BYTES``; :meth:`store` copies a crop into a
+    free slot and returns ``(view, slot)``, :meth:`release` frees the slot for the next crop."""
+
+    def __init__(self):
+        self.clear()
+
+    def clear(self) -> None:
+        self._shape: Optional[Tuple[int, ...]] = None
+        self._slabs: List[np.ndarray] = []
+        self._free: List[Tuple[int, int]] = []
+        self._per_slab = 0
+        self._next = 0  # first never-used slot of the last block
+
+    def store(self, crop: np.ndarray) -> Tuple[np.ndarray, Tuple[int, int]]:
+        if self._shape is None:
+            self._shape = crop.shape
+            self._per_slab = max(1, SLAB_BYTES // max(1, crop.nbytes))
+        elif crop.shape != self._shape:
+            raise ValueError(f"crop shape {crop.shape} differs from the bank's {self._shape}")
+        if self._free:
+            slot = self._free.pop()
+        else:
+            if not self._slabs or self._next == self._per_slab:
+                self._slabs.append(np.empty((self._per_slab,) + self._shape, dtype=np.uint8))
+                self._next = 0
+            slot = (len(self._slabs) - 1, self._next)
+            self._next += 1
+        view = self._slabs[slot[0]][slot[1]]
+        view[...] = crop
+        return view, slot
+
+    def release(self, slot: Tuple[int, int]) -> None:
+        self._free.append(slot)
+
+
 class CropMemoryBank:
     """Same interface as :class:`~.memory.MemoryBank`, storing :class:`StoredCrop` entries.
 
@@ -45,6 +86,8 @@ class CropMemoryBank:
     def __init__(self, encode: Callable[[StoredCrop], torch.Tensor]):
         self._encode = encode
         self._entries: Dict[int, StoredCrop] = {}
+        self._slot_of: Dict[int, Tuple[int, int]] = {}
+        self._slots = CropSlots()
         self._cache: Dict[int, torch.Tensor] = {}
         self.encodes = 0  # number of encode calls so far (for benchmarks and tests)
 
@@ -71,8 +114,9 @@ class CropMemoryBank:
         """Store frame ``frame``'s crop (no network call)."""
         if not isinstance(entry, StoredCrop) or entry.crop.dtype != np.uint8 or entry.crop.ndim != 3:
             raise ValueError("expected a StoredCrop with an (S, S, 3) uint8 crop")
-        self._entries[frame] = entry
-        self._cache.pop(frame, None)
+        self.discard([frame])
+        view, self._slot_of[frame] = self._slots.store(entry.crop)
+        self._entries[frame] = StoredCrop(view, entry.size_wh, entry.crop_scale)
 
     def gather(self, frames: Iterable[int]) -> torch.Tensor:
         """Features of ``frames`` (repeats allowed) concatenated on dim 2: (1, C, T, h, w).
@@ -97,9 +141,12 @@ class CropMemoryBank:
 
     def discard(self, frames: Iterable[int]) -> None:
         for f in list(frames):
-            self._entries.pop(f, None)
+            if self._entries.pop(f, None) is not None:
+                self._slots.release(self._slot_of.pop(f))
             self._cache.pop(f, None)
 
     def clear(self) -> None:
         self._entries.clear()
+        self._slot_of.clear()
+        self._slots.clear()
         self._cache.clear()
