@@ -4,6 +4,7 @@
   python benchmarks/bench_tracker.py SEQ --weights epoch-19.pkl --device cuda --frames 300
   python benchmarks/bench_tracker.py SEQ --standin --frames 600      # tracker overhead only
   python benchmarks/bench_tracker.py --bank-only 10000               # bank size by the rule
+  python benchmarks/bench_tracker.py SEQ --memory-mode crops --frames 300   # low-memory mode
 
 Without --weights the full-size model gets seeded random weights (seed 0; same compute as the
 released model, no tracking ability). --standin drives the tracker with the parity stand-in
@@ -51,6 +52,8 @@ def build_tracker(args):
         overrides["max_memory_frames"] = args.max_memory_frames
     if args.storage_dtype:
         overrides["storage_dtype"] = args.storage_dtype
+    if args.memory_mode:
+        overrides["memory_mode"] = args.memory_mode
     params = load_parameters(args.params, **overrides)
     if args.standin:
         sys.path.insert(0, os.path.join(SHARED, "parity"))
@@ -77,6 +80,7 @@ def main(argv=None) -> int:
     p.add_argument("--standin", action="store_true")
     p.add_argument("--max-memory-frames", type=int, default=None)
     p.add_argument("--storage-dtype", default=None, choices=["float32", "float16", "bfloat16"])
+    p.add_argument("--memory-mode", default=None, choices=["features", "crops"])
     p.add_argument("--bank-only", type=int, default=None, metavar="N")
     args = p.parse_args(argv)
     if args.bank_only:
@@ -111,6 +115,13 @@ def main(argv=None) -> int:
           f"{tracking_fps(t):.2f} FPS")
     print(f"peak RSS {peak_rss_mb():.0f} MB (after model build {rss_before:.0f} MB); memory bank "
           f"{len(tracker.memory)} frames, {tracker.memory.nbytes() / 2**20:.1f} MB")
+    if len(tracker.memory):
+        print(f"memory bank: {tracker.memory.nbytes() / len(tracker.memory) / 2**10:.0f} KiB per "
+              f"stored frame ({tracker.params.memory_mode} mode)")
+    if hasattr(tracker.memory, "encodes"):
+        print(f"crops mode: {tracker.memory.encodes} memory encodes for {args.frames - 1} tracked "
+              f"frames ({tracker.memory.encodes / max(1, args.frames - 1):.2f} per frame; the "
+              f"features mode encodes 1 per frame)")
     if tracker.device.type == "cuda":
         print(f"peak CUDA memory {torch.cuda.max_memory_allocated(tracker.device) / 2**20:.0f} MB")
     return 0

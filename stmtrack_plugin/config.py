@@ -85,12 +85,22 @@ class TrackerParams:
     #: replaced by the nearest stored one. Results change only once more than ``cap`` frames
     #: would be reachable (about 8/7 * cap frames into a sequence, for num_segments = 4).
     max_memory_frames: Optional[int] = None
+    #: what the memory keeps per frame: "features" (the authors': encoded features) or "crops"
+    #: (opt-in, exact: the uint8 memory crop, re-encoded when the selection rule reads it; about
+    #: 1/5 of the memory, more network calls). See stmtrack_plugin.tracking.crop_memory.
+    memory_mode: str = "features"
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):
         check_field_values(self, _PARAM_RANGES)
         if self.storage_dtype not in ("float32", "float16", "bfloat16"):
             raise ValueError(f"storage_dtype must be float32, float16 or bfloat16, got {self.storage_dtype!r}")
+        if self.memory_mode not in ("features", "crops"):
+            raise ValueError(f"memory_mode must be 'features' or 'crops', got {self.memory_mode!r}")
+        if self.memory_mode == "crops" and (self.storage_dtype != "float32"
+                                            or self.offload_after is not None):
+            raise ValueError("memory_mode='crops' keeps uint8 crops in host memory: "
+                             "storage_dtype and offload_after apply to memory_mode='features' only")
         if self.crop_size < 33:
             raise ValueError(f"crop_size must be >= 33, got {self.crop_size}")
         if self.num_segments < 1:

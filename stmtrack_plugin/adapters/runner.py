@@ -36,6 +36,7 @@ from stmtrack_plugin.adapters import provenance
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import run_ope, run_reset
 from stmtrack_plugin.interfaces import Tracker
+from stmtrack_plugin.threads import resolve_threads
 from stmtrack_plugin.utils.io import ensure_writable
 
 Layout = Union[OPELayout, GOT10kLayout, BaselineLayout]
@@ -285,7 +286,7 @@ def _mismatch_message(jobs, mismatched: Dict[str, list]) -> str:
 
 
 def _run_serial(factory, jobs, report, threads, run_record, progress: bool = False) -> None:
-    previous = _set_threads(threads)
+    previous = _set_threads(resolve_threads(threads))
     try:
         tracker = factory()
         for job in jobs:
@@ -307,8 +308,8 @@ def _run_serial(factory, jobs, report, threads, run_record, progress: bool = Fal
 
 
 def _new_pool(factory, workers, threads):
-    if threads is None:  # share the cores: oversubscribed torch threads are many times slower
-        threads = max(1, (os.cpu_count() or 1) // workers)
+    # share the free cores: oversubscribed torch threads are many times slower
+    threads = resolve_threads(threads, workers)
     ctx = multiprocessing.get_context("spawn")
     return cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx,
                                   initializer=_init_worker,

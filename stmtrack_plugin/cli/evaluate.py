@@ -21,6 +21,7 @@ import sys
 from stmtrack_plugin.adapters.benchmarks import BENCHMARKS, default_params
 from stmtrack_plugin.adapters.factory import TrackerSpec
 from stmtrack_plugin.adapters.peers import PEER_NAMES
+from stmtrack_plugin.adapters.shard import select_shard, shard_argument, shard_report_note
 from stmtrack_plugin.utils.io import ensure_writable
 
 
@@ -51,6 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="other result names to report next to ours (got10k)")
     p.add_argument("--overwrite", action="store_true", help="re-run and replace existing "
                    "results made with other weights, parameters or --max-frames")
+    p.add_argument("--shard", type=shard_argument, metavar="I/N", help="run only share I of N "
+                   "(0-based) of the sequences, for N jobs filling one results folder")
     p.add_argument("--no-report", action="store_true", help="run only")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -76,13 +79,17 @@ def run_got10k(args, spec: TrackerSpec) -> int:
         ensure_writable(args.reports, "reports")
     if getattr(exp, "selection_note", ""):  # OTB: which folders run, which are left out
         print(exp.selection_note, file=sys.stderr)
-    summary = run_jobs(spec, gx.make_jobs(exp, spec.name), workers=args.workers,
+    jobs = gx.make_jobs(exp, spec.name)
+    summary = run_jobs(spec, select_shard(jobs, *args.shard) if args.shard else jobs,
+                       workers=args.workers,
                        progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
                        threads_per_worker=args.threads, overwrite=args.overwrite,
                        settings={"max_frames": args.max_frames})
     print(summary.describe())
     if not args.no_report and summary.ok:
-        if gx.withheld(exp):
+        if shard_report_note(jobs, args.shard):
+            print(shard_report_note(jobs, args.shard))
+        elif gx.withheld(exp):
             path = gx.pack_submission(exp, spec.name)
             if args.max_frames:
                 print(f"warning: --max-frames {args.max_frames} truncated the results; the "
@@ -113,7 +120,8 @@ def run_pysot(args, spec: TrackerSpec) -> int:
         return 2
     jobs = pysot.make_jobs(args.root, args.dataset, args.results, spec.name, args.max_frames,
                            init_rule=args.init_rule)
-    summary = run_jobs(spec, jobs, workers=args.workers, progress=not args.quiet,
+    summary = run_jobs(spec, select_shard(jobs, *args.shard) if args.shard else jobs,
+                       workers=args.workers, progress=not args.quiet,
                        desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads,
                        overwrite=args.overwrite,
                        settings={"max_frames": args.max_frames, "init_rule": args.init_rule})

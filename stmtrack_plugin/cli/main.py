@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+
+from stmtrack_plugin.threads import openmp_env_defaults
 
 #: command name -> (module, one-line help). Explicit on purpose: no plugin discovery.
 COMMANDS = {
@@ -40,6 +43,8 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    if argv is None:  # the console command: before torch loads (see stmtrack_plugin.threads)
+        os.environ.update(openmp_env_defaults(os.environ))
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if not a.startswith("-")), None)
     # import only the module of the command that runs; unknown names are reported by argparse

@@ -47,6 +47,8 @@ def add_arguments(parser):
     annotate.add_argument("--frames-out", help="write annotated frames (JPEG) to this folder")
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:1, ... or auto")
     parser.add_argument("--max-frames", type=int, default=None, help="stop after N frames")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch/OpenCV threads (default: the free cores)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -136,7 +138,9 @@ def _check_outputs(args) -> None:
 
 
 def _run(args) -> int:
+    from stmtrack_plugin.adapters.runner import _set_threads
     from stmtrack_plugin.config import load_parameters
+    from stmtrack_plugin.threads import resolve_threads
     from stmtrack_plugin.tracking import STMTracker
     from stmtrack_plugin.utils.devices import resolve_device
     from stmtrack_plugin.utils.io import atomic_write_text
@@ -146,6 +150,7 @@ def _run(args) -> int:
     box, gt = _initial_box_and_gt(args, source)
     _check_outputs(args)
     params = load_parameters(args.params, **parse_overrides(args.set))
+    _set_threads(resolve_threads(args.threads))
     tracker = STMTracker.from_params(params, weights=args.weights, device=resolve_device(args.device))
     boxes, times = [], []
     with _terminate_like_ctrl_c():

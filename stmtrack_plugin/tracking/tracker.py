@@ -28,6 +28,7 @@ from stmtrack_plugin.interfaces import ScoreGeometry, TrackingModel
 from stmtrack_plugin.model.geometry import score_offset, score_size
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
 from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
+from stmtrack_plugin.tracking.crop_memory import CropMemoryBank, StoredCrop
 from stmtrack_plugin.tracking.inputs import check_box, check_frame
 from stmtrack_plugin.tracking.memory import (MemoryBank, can_be_selected_later, frames_to_evict,
                                              nearest_frame, select_memory_indices)
@@ -110,7 +111,9 @@ class STMTracker:
     soon as the selection rule can never read it again (:func:`.memory.can_be_selected_later`),
     which changes no output but still keeps ~7/8 of the frames (frame f is read again when
     n ~ 8f). Opt-in, for long sequences: ``params.max_memory_frames`` (a cap; not faithful
-    beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``.
+    beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``, and
+    ``memory_mode="crops"`` (exact: keeps uint8 crops and re-encodes them, see
+    :mod:`.crop_memory`).
     """
 
     def __init__(self, model: TrackingModel, params: TrackerParams, device=None,
@@ -128,9 +131,12 @@ class STMTracker:
         self.debug = debug
         self.score_size, self.score_offset = _score_grid(model, params)
         self.window = cosine_window(self.score_size)
-        self.memory = MemoryBank(self.device, storage_device=params.storage_device,
-                                 storage_dtype=_DTYPES[params.storage_dtype],
-                                 offload_after=params.offload_after)
+        if params.memory_mode == "crops":
+            self.memory = CropMemoryBank(self._encode)
+        else:
+            self.memory = MemoryBank(self.device, storage_device=params.storage_device,
+                                     storage_dtype=_DTYPES[params.storage_dtype],
+                                     offload_after=params.offload_after)
         self._state: Optional[_VideoState] = None
 
     @classmethod
@@ -172,7 +178,8 @@ class STMTracker:
         p = self.params
         n = st.frame_index + 1  # frames 0 .. n-1 are (or are about to be) memorized
         with torch.inference_mode():
-            self.memory.add(n - 1, self._memorize(st.last_image, st.pos, st.size))
+            entry = self._memory_crop(st.last_image, st.pos, st.size)
+            self.memory.add(n - 1, entry if p.memory_mode == "crops" else self._encode(entry))
             gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
             frames = select_memory_indices(n, p.num_segments, bool(gate))
             if p.max_memory_frames is not None:
@@ -216,14 +223,18 @@ class STMTracker:
         if p.max_memory_frames is not None:
             self.memory.discard(frames_to_evict(self.memory.frames, p.max_memory_frames))
 
-    def _memorize(self, image: np.ndarray, pos: np.ndarray, size: np.ndarray) -> torch.Tensor:
-        """Encode a past frame with its tracked box: memory (1, C, 1, h, w)."""
+    def _memory_crop(self, image: np.ndarray, pos: np.ndarray, size: np.ndarray) -> StoredCrop:
+        """A past frame's memory crop around its tracked box (no network call)."""
         p = self.params
         scale = math.sqrt(np.prod(size) / np.prod(self._state.base_size))
         crop, crop_scale = crop_square(image, pos, scale, p.crop_size, self._state.pad_colour)
-        label = fg_bg_label_map(size, crop_scale, p.crop_size)
+        return StoredCrop(crop, np.array(size, dtype=np.float32), crop_scale)
+
+    def _encode(self, entry: StoredCrop) -> torch.Tensor:
+        """Encode one memorized frame: memory (1, C, 1, h, w)."""
+        label = fg_bg_label_map(entry.size_wh, entry.crop_scale, self.params.crop_size)
         label = torch.from_numpy(label)[None, None].to(self.device)
-        return self.model.memorize(self._to_tensor(crop), label)
+        return self.model.memorize(self._to_tensor(entry.crop), label)
 
     def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
         """HxWx3 uint8 -> (1, 3, H, W) float32 on the compute device (values 0..255, BGR)."""
