@@ -89,7 +89,7 @@ BENCHMARKS: Dict[str, BenchmarkSpec] = {
     "vot": BenchmarkSpec(
         "VOT", readers.read_vot, "reset", "vot2018",
         functools.partial(BaselineLayout, write_times=True), ("accuracy", "robustness"),
-        "VOT{version}", versions=("2018",), aliases=("vot2018",)),
+        "VOT{version}", versions=("2018",), aliases=("vot2016", "vot2018", "vot2019")),
 }
 
 
@@ -101,10 +101,22 @@ def benchmark_spec(name: str) -> BenchmarkSpec:
                          f"{', '.join(BENCHMARKS)}") from None
 
 
-def default_params(name: Optional[str]) -> str:
-    """Parameter file of a benchmark or pysot dataset name ("default" when unknown)."""
+def spec_for_dataset(name: Optional[str]) -> Optional[BenchmarkSpec]:
+    """The entry a benchmark or pysot dataset name (``VOT2018``, ``OTB100``, ...) belongs to."""
     key = (name or "").lower()
     for bench, spec in BENCHMARKS.items():
         if key == bench or key in spec.aliases:
-            return spec.params
-    return "default"
+            return spec
+    return None
+
+
+def default_params(name: Optional[str]) -> str:
+    """Parameter file of a benchmark or pysot dataset name ("default" when unknown)."""
+    spec = spec_for_dataset(name)
+    return spec.params if spec is not None else "default"
+
+
+def is_reset_dataset(name: Optional[str]) -> bool:
+    """Whether a benchmark or pysot dataset name is run with the VOT reset protocol."""
+    spec = spec_for_dataset(name)
+    return spec is not None and spec.protocol == "reset"

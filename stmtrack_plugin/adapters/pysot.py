@@ -26,19 +26,12 @@ from typing import Optional
 
 import numpy as np
 
+from stmtrack_plugin.adapters.benchmarks import is_reset_dataset
 from stmtrack_plugin.adapters.layouts import BaselineLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import init_box
 from stmtrack_plugin.adapters.runner import Job
 from stmtrack_plugin.utils.io import atomic_write_text
 from stmtrack_plugin.utils.sequences import find_otb_sequences, load_otb_sequence
-
-#: datasets evaluated with the reset-based protocol by pysot
-RESET_DATASETS = ("VOT2016", "VOT2018", "VOT2019")
-
-
-def is_reset_dataset(dataset: str) -> bool:
-    return dataset.upper() in RESET_DATASETS
-
 
 def load_dataset(root: str, dataset: str, shift: float = 0.0) -> dict:
     """``{video: (frame paths, (N, 4|8) ground truth)}`` from ``<root>/<dataset>.json``.

@@ -30,6 +30,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from stmtrack_plugin.adapters import provenance
+from stmtrack_plugin.adapters.benchmarks import default_params, is_reset_dataset
 from stmtrack_plugin.adapters.factory import TrackerSpec
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import INIT_RULES
@@ -38,8 +39,6 @@ from stmtrack_plugin.adapters.runner import Job
 
 #: the package holding ``datasets.DatasetFactory``, per checkout kind (never both on sys.path)
 DATASET_PACKAGES = (("toolkit", "STVIR/pysot"), ("pysot", "StrangerZhang/pysot-toolkit"))
-#: tools/test.py's reset-based datasets (compared case-sensitively, like test.py)
-RESET_DATASETS = ("VOT2016", "VOT2018", "VOT2019")
 #: what tells this run's results apart from ``stmtrack eval --toolkit pysot`` results
 LOOP = "pysot tools/test.py"
 
@@ -113,7 +112,8 @@ class PysotJob(Job):
 
 def layout_for(dataset: str, out: str):
     """(layout, protocol) of tools/test.py for a dataset name."""
-    if dataset in RESET_DATASETS:
+    # tools/test.py compares the names case-sensitively: VOT2016, VOT2018, VOT2019
+    if is_reset_dataset(dataset) and dataset.isupper():
         return BaselineLayout(out), "reset"
     if dataset == "VOT2018-LT":
         raise ValueError("VOT2018-LT (longterm/ results with confidences) is not supported")
@@ -165,7 +165,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     from stmtrack_plugin.adapters.runner import run_jobs
-    from stmtrack_plugin.cli.evaluate import default_params
 
     args = build_parser().parse_args(argv)
     try:
