@@ -239,3 +239,12 @@ def test_submission_times_keep_the_tracking_speed():
     assert np.mean(1 / out) == pytest.approx(tracking_fps(t))
     with pytest.raises(ValueError, match="no timed frame"):
         submission_times([np.nan])
+
+
+def test_pysot_dataset_names_take_protocol_and_parameters_from_the_table():
+    from stmtrack_plugin.adapters.benchmarks import default_params, is_reset_dataset
+
+    assert all(is_reset_dataset(n) for n in ("VOT2016", "VOT2018", "VOT2019", "vot"))
+    assert not any(is_reset_dataset(n) for n in ("OTB100", "UAV123", "LaSOT", "unknown"))
+    assert default_params("VOT2019") == "vot2018" and default_params("OTB100") == "otb"
+    assert default_params("SomethingElse") == "default"
