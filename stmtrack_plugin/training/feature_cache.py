@@ -1,12 +1,13 @@
 """Cached-feature training route (``TrainConfig.feature_cache``): compute the frozen early trunk
 once, train the rest on its cached activations.
 
-Split. Both trunks are cut after block ``cache_blocks - 1`` (the EfficientNet-Lite0 trunk:
-stem + blocks 0..4 by default, the part its freeze plan never trains; blocks 5-10 train from
-``unfreeze_epoch``). The *prefix* (stem, blocks before the split and, for the memory trunk, the
-fg/bg label-map conv that adds to the stem) is frozen for the whole run, its BN layers in eval
-mode, so its output for a given crop never changes. Unlike the full route, the label-map conv
-therefore keeps its initial weights (an opt-in deviation of this route).
+Split. Both EfficientNet-Lite0 trunks are cut after block ``cache_blocks - 1`` (default 5: stem
++ blocks 0..4, the part the trunk's freeze plan never trains; the lite recipe uses 8, so blocks
+5-7 stay frozen too). The *prefix* (stem, blocks before the split and, for the memory trunk, the
+fg/bg label-map conv that adds to the stem) is frozen for the whole run, BN affine parameters
+included and BN layers in eval mode, so its output for a given crop never changes. Unlike the
+full route (which trains BN parameters and the label-map conv), the label-map conv therefore
+keeps its initial weights: an opt-in deviation of this route.
 
 Stage (a), :func:`build_feature_cache`: ``cache_pairs`` frame pairs are drawn as
 :class:`~stmtrack_plugin.training.pairs.TrainingPairs` draws them (pair ``p`` from a generator
@@ -273,11 +274,13 @@ class FeatureCache(torch.utils.data.Dataset):
                 try:
                     arr = np.load(path, mmap_mode="r", allow_pickle=False)
                 except (OSError, ValueError) as exc:
-                    raise StaleCacheError(f"feature cache file {path}: {exc}") from None
+                    raise StaleCacheError(f"feature cache file {path}: {exc} (delete {folder} "
+                                          "to rebuild it)") from None
                 want = (expected_n, *manifest["shapes"][k])
                 if arr.shape != want or str(arr.dtype) != manifest["dtypes"][k]:
                     raise StaleCacheError(f"feature cache file {path}: {arr.dtype}{arr.shape}, "
-                                          f"expected {manifest['dtypes'][k]}{want}")
+                                          f"expected {manifest['dtypes'][k]}{want} (delete "
+                                          f"{folder} to rebuild it)")
                 arrays[k] = arr
             self.shards.append(arrays)
 
