@@ -222,8 +222,8 @@ def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_ro
         if progress and todo:
             from tqdm import tqdm
 
-            bar = tqdm(total=len(todo) * SHARD_PAIRS * draws, desc="feature cache",
-                       unit="sample")
+            total = sum(min(SHARD_PAIRS, n_pairs - s * SHARD_PAIRS) for s in todo) * draws
+            bar = tqdm(total=total, desc="feature cache", unit="sample")
         for shard in todo:
             items = []
             for p in range(shard * SHARD_PAIRS, min((shard + 1) * SHARD_PAIRS, n_pairs)):
