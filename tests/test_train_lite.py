@@ -6,7 +6,7 @@ MJPG) and three photos of ``../shared/data/images``, laid out as the lite recipe
 """
 import dataclasses
 import json
-import os
+import hashlib
 import shutil
 import textwrap
 
@@ -66,7 +66,8 @@ def _private_cache(tmp_path, monkeypatch):
 def recipe_file(tmp_path, **changes):
     """A recipe file: the shipped lite recipe with the tiny settings (and ``changes``)."""
     values = dict(TINY, **changes)
-    path = tmp_path / f"recipe_{abs(hash(repr(sorted(values.items())))) }.py"
+    tag = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:10]
+    path = tmp_path / f"recipe_{tag}.py"
     path.write_text(textwrap.dedent(f"""
         from stmtrack_plugin.config import replace_strict
         from stmtrack_plugin.training.config import load_recipe
