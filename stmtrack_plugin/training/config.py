@@ -86,6 +86,14 @@ class TrainConfig:
     sync_bn: bool = True  # synchronised BN under multi-GPU DDP; False = authors' per-GPU BN
     num_workers: int = 4
     seed: int = 1_000_000_007
+    #: "" = random init; "imagenet" = the trunk's own ImageNet loader (the EfficientNet-Lite0
+    #: wheel); else a path to the ImageNet file. ``stmtrack train --pretrained`` overrides it.
+    pretrained: str = ""
+    # --- cached-feature route (:mod:`stmtrack_plugin.training.feature_cache`; lite trunk only)
+    feature_cache: bool = False  # train on cached activations of the frozen early trunk
+    cache_pairs: int = 2000  # sampled frame pairs whose crops are cached
+    cache_draws: int = 4  # augmentation draws (random crops) per cached pair
+    cache_blocks: int = 5  # trunk blocks computed once (stem + blocks 0..cache_blocks-1)
     # --- the authors' bugs (SPEC §3); False = intended behaviour
     authors_sampler_bug: bool = False  # gap has no upper bound; idx1 may be drawn again
     authors_filter_bug: bool = False  # area-rate limits not enforced
@@ -101,7 +109,8 @@ class TrainConfig:
             "batch_per_device": self.batch_per_device >= 1, "accum_steps": self.accum_steps >= 0,
             "negative_ratio": 0.0 <= self.negative_ratio < 1.0, "base_lr": self.base_lr > 0,
             "scale_jitter": self.scale_jitter >= 1.0, "warmup_epochs": self.warmup_epochs >= 0,
-            "unfreeze_epoch": self.unfreeze_epoch >= 0,
+            "unfreeze_epoch": self.unfreeze_epoch >= 0, "cache_pairs": self.cache_pairs >= 1,
+            "cache_draws": self.cache_draws >= 1, "cache_blocks": self.cache_blocks >= 0,
         }
         bad = [k for k, ok in checks.items() if not ok]
         if bad:

@@ -68,16 +68,24 @@ class TrainingPairs(torch.utils.data.Dataset):
         cfg = self.cfg
         epoch = self.epoch if cfg.resample_each_epoch else 0
         rng = np.random.default_rng([cfg.seed % (2 ** 32), epoch, int(index)])
+        loaded, negative = self.draw_frames(rng)
+        return self.make_item(loaded, negative, rng)
+
+    def draw_frames(self, rng: np.random.Generator):
+        """Sample frames until all boxes pass the filter: ``([(image, box xywh)] * (T + 1),
+        negative)``, memory frames first, the query last."""
+        cfg = self.cfg
         for _ in range(cfg.max_sample_tries):
             spec = self.sampler.sample(rng)
             loaded = self._load(spec)
             if loaded is not None:
-                return self._make_item(loaded, spec.negative, rng)
+                return loaded, spec.negative
         raise RuntimeError(f"no sample passed the box filter in {cfg.max_sample_tries} tries; "
                            "check the datasets' boxes or the filter settings (area_rate_range, "
                            "max_aspect_ratio)")
 
-    def _make_item(self, loaded, negative: bool, rng: np.random.Generator):
+    def make_item(self, loaded, negative: bool, rng: np.random.Generator):
+        """Random crops of the frames of :meth:`draw_frames` and their targets (one item)."""
         cfg, size = self.cfg, self.cfg.crop_size
         crops, boxes = [], []
         for image, box in loaded:

@@ -29,20 +29,27 @@ from stmtrack_plugin.training.schedule import (apply_freeze, build_optimizer, le
 from stmtrack_plugin.utils.io import atomic_write_text
 
 
+#: ``pretrained`` value that asks the trunk's own ImageNet loader (the EfficientNet-Lite0 wheel)
+IMAGENET = "imagenet"
+
+
 def build_training_model(cfg: TrainConfig, device: torch.device, pretrained: Optional[str] = None,
                          announce: bool = False) -> torch.nn.Module:
-    """The STMTrack model in train mode, optionally with ImageNet Inception-v3 trunks.
+    """The STMTrack model in train mode, optionally with ImageNet trunks.
 
-    The random initialisation is seeded with ``cfg.seed`` (the authors' global seed).
+    ``pretrained`` (default ``cfg.pretrained``): a path to the trunk's ImageNet file, or
+    ``"imagenet"`` for the file the trunk finds itself (the EfficientNet-Lite0 wheel; the
+    authors' trunk has none and raises). The random initialisation is seeded with ``cfg.seed``.
     """
     from stmtrack_plugin.model import build_model, load_imagenet_backbones
 
     torch.manual_seed(cfg.seed)
     model = build_model(cfg.model)
+    pretrained = pretrained or cfg.pretrained
     if pretrained:
-        if not os.path.isfile(pretrained):
+        if pretrained != IMAGENET and not os.path.isfile(pretrained):
             raise FileNotFoundError(f"pretrained backbone file not found: {pretrained}")
-        report = load_imagenet_backbones(model, pretrained)
+        report = load_imagenet_backbones(model, None if pretrained == IMAGENET else pretrained)
         if announce:
             print(report.summary(), flush=True)
     apply_freeze(model, 0, cfg.unfreeze_epoch)
@@ -62,8 +69,13 @@ class Trainer:
 
     def __init__(self, cfg: TrainConfig, data_root: str, out_dir: str, device: torch.device,
                  dist: DistInfo = DistInfo(), pretrained: Optional[str] = None,
-                 progress: bool = True, tensorboard: bool = False, use_cache: bool = True):
+                 progress: bool = True, tensorboard: bool = False, use_cache: bool = True,
+                 feature_cache_dir: Optional[str] = None):
         self.cfg, self.out_dir, self.device, self.dist = cfg, out_dir, device, dist
+        self.data_root = data_root
+        self.feature_cache_dir = feature_cache_dir or os.path.join(out_dir, "feature_cache")
+        if cfg.feature_cache and dist.world_size > 1:
+            raise ValueError("feature_cache runs in one process (the route is for one CPU)")
         self.progress, self.tensorboard = progress, tensorboard
         self.accum, self.effective_batch, self.lr_scale = resolve_accumulation(cfg, dist.world_size)
         self.steps_per_epoch = max(cfg.pairs_per_epoch // self.effective_batch, 1)
@@ -71,6 +83,10 @@ class Trainer:
         self.dataset = TrainingPairs(load_datasets(cfg, data_root, use_cache), cfg,
                                      length=samples_per_rank * dist.world_size)
         model = build_training_model(cfg, device, pretrained, announce=dist.is_main)
+        if cfg.feature_cache:
+            from stmtrack_plugin.training.feature_cache import check_cacheable
+
+            check_cacheable(model, cfg)
         self.model = convert_batchnorm(model, cfg.sync_bn, device, dist)
         self.optimizer = build_optimizer(self.model, cfg)
         amp_cuda = cfg.amp and device.type == "cuda"
@@ -121,6 +137,15 @@ class Trainer:
             warnings.warn(f"resuming with changed settings: {', '.join(changed)} (the LR "
                           "schedule follows the new values)")
 
+    def _use_feature_cache(self) -> None:
+        """Stage (a) of the cached route (after a resume has restored the weights, so the cache
+        key holds the prefix weights actually trained with); the cache replaces the pairs."""
+        from stmtrack_plugin.training.feature_cache import FeatureCache, build_feature_cache
+
+        cache = build_feature_cache(self.model, self.cfg, self.dataset, self.data_root,
+                                    self.feature_cache_dir, progress=self.progress)
+        self.dataset = FeatureCache(cache.folder, cache.key, length=len(self.dataset))
+
     def _write_run_info(self) -> None:
         info = {"config": dataclasses.asdict(self.cfg), "world_size": self.dist.world_size,
                 "accum_steps": self.accum, "effective_batch": self.effective_batch,
@@ -132,6 +157,8 @@ class Trainer:
         """Train the remaining epochs; returns the number of epochs trained in this call."""
         os.makedirs(self.out_dir, exist_ok=True)
         start = self._start_epoch(resume)
+        if self.cfg.feature_cache and start < self.cfg.epochs:
+            self._use_feature_cache()
         log = writer = None
         if self.dist.is_main:
             self._write_run_info()
@@ -169,6 +196,10 @@ class Trainer:
     def train_epoch(self, epoch: int, log=None, writer=None) -> float:
         """One epoch of optimiser steps; returns the mean loss over its steps."""
         apply_freeze(self.model, epoch, self.cfg.unfreeze_epoch)
+        if self.cfg.feature_cache:
+            from stmtrack_plugin.training.feature_cache import freeze_prefix
+
+            freeze_prefix(self.model, self.cfg.cache_blocks)
         net = wrap_ddp(self.model, self.device, self.dist)  # rebuilt: trainable set may change
         net.train()
         batches = iter(self._loader(epoch))
@@ -193,7 +224,8 @@ class Trainer:
                 for key in ("loss", "cls", "ctr", "iou", "lr"):
                     writer.add_scalar(f"train/{key}", row[key], row["global_step"])
             if hasattr(steps, "set_postfix"):
-                steps.set_postfix(loss=f"{parts['loss']:.3f}", lr=f"{lr:.2e}")
+                steps.set_postfix({"loss": f"{parts['loss']:.3f}", "lr": f"{lr:.2e}",
+                                   "samples/s": f"{rate:.1f}"})
         return total / self.steps_per_epoch
 
     def _optimizer_step(self, net: torch.nn.Module, batches) -> dict:
@@ -229,7 +261,13 @@ class Trainer:
     def _loss(self, net: torch.nn.Module, batch: dict, normalizers):
         cfg = self.cfg
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=cfg.amp):
-            out = net(batch["memory_frames"], batch["memory_fg_bg"], batch["query"])
+            if cfg.feature_cache:
+                from stmtrack_plugin.training.feature_cache import forward_from_cache
+
+                out = forward_from_cache(net, cfg.cache_blocks, batch["memory"], batch["query"],
+                                         cfg.crop_size)
+            else:
+                out = net(batch["memory_frames"], batch["memory_fg_bg"], batch["query"])
         return stmtrack_loss(out.cls_logits, out.ctr_logits, out.boxes, batch["cls_gt"],
                              batch["ctr_gt"], batch["box_gt"],
                              (cfg.cls_weight, cfg.ctr_weight, cfg.iou_weight), cfg.focal_alpha,

@@ -1,0 +1,296 @@
+"""Cached-feature training route (``TrainConfig.feature_cache``): compute the frozen early trunk
+once, train the rest on its cached activations.
+
+Split. Both EfficientNet-Lite0 trunks are cut after block ``cache_blocks - 1`` (default 5: stem
++ blocks 0..4, the part the trunk's freeze plan never trains; the lite recipe uses 8, so blocks
+5-7 stay frozen too). The *prefix* (stem, blocks before the split and, for the memory trunk, the
+fg/bg label-map conv that adds to the stem) is frozen for the whole run, BN affine parameters
+included and BN layers in eval mode, so its output for a given crop never changes. Unlike the
+full route (which trains BN parameters and the label-map conv), the label-map conv therefore
+keeps its initial weights: an opt-in deviation of this route.
+
+Stage (a), :func:`build_feature_cache`: ``cache_pairs`` frame pairs are drawn as
+:class:`~stmtrack_plugin.training.pairs.TrainingPairs` draws them (pair ``p`` from a generator
+seeded ``(seed, CACHE_STREAM, p)``); each gets ``cache_draws`` independent random crops (draw
+``d``: ``(seed, CACHE_STREAM, p, d + 1)``) with the trainer's targets
+(:func:`~stmtrack_plugin.training.targets.make_densebox_target`). Sample ``j = p * K + d`` stores
+
+* ``memory`` (T, C, h, w) float16: prefix activations of the T memory crops (label map added),
+* ``query`` (C, h, w) float16: prefix activations of the query crop,
+* ``cls_gt``, ``ctr_gt`` (k, 1) and ``box_gt`` (k, 4) float32, as the full route's items,
+
+in ``.npy`` shards of ``SHARD_PAIRS * K`` samples, each file written to a temporary name and
+renamed; a shard counts once its ``shard-<n>.json`` exists. ``manifest.json`` records the cache
+key: the sample-making recipe fields (crops, jitter, sampling, seed, datasets, model), the data
+root and the sha256 of the prefix weights of both trunks. A cache with another key is deleted
+and rebuilt, never reused; an interrupted build resumes at the first missing shard.
+
+Stage (b), :class:`FeatureCache` + :func:`forward_from_cache`: items are read back memory-mapped
+(shapes and dtypes checked against the manifest) and run through the trunks' remaining blocks,
+the necks, the memory read and the head; the losses are the full route's.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+
+from stmtrack_plugin.model.efficientnet_lite import LiteTrunk, bgr255_to_lite_input
+from stmtrack_plugin.model.head import HeadOutput
+from stmtrack_plugin.training.config import TrainConfig
+from stmtrack_plugin.utils.io import atomic_write_text
+
+CACHE_VERSION = 1
+CACHE_STREAM = 0xCAC4E  # keeps cache draws apart from the full route's (seed, epoch, index)
+SHARD_PAIRS = 16
+ARRAYS = ("memory", "query", "cls_gt", "ctr_gt", "box_gt")
+#: TrainConfig fields that change what the cache holds (the others only drive stage b)
+SAMPLE_FIELDS = ("model", "datasets", "crop_size", "num_memory_frames", "max_gap",
+                 "negative_ratio", "search_factor", "scale_jitter", "shift_jitter",
+                 "max_aspect_ratio", "area_rate_range", "max_sample_tries", "seed",
+                 "authors_sampler_bug", "authors_filter_bug", "cache_pairs", "cache_draws",
+                 "cache_blocks")
+_PREFIX = re.compile(r"^basemodel_[mq]\.(?:stem\.|proj_fg_bg_label_map\.|blocks\.(\d+)\.)")
+
+
+class StaleCacheError(ValueError):
+    """A cache folder's files do not match its manifest."""
+
+
+def check_cacheable(model: torch.nn.Module, cfg: TrainConfig) -> None:
+    """Raise ``ValueError`` unless ``model`` can be split after ``cfg.cache_blocks`` blocks."""
+    trunk = model.basemodel_q
+    if not isinstance(trunk, LiteTrunk):
+        raise ValueError(f"feature_cache needs the efficientnet_lite0 trunk, not "
+                         f"{model.config.backbone!r}")
+    if cfg.cache_blocks > len(trunk.blocks):
+        raise ValueError(f"cache_blocks={cfg.cache_blocks} but the trunk has "
+                         f"{len(trunk.blocks)} blocks")
+
+
+def is_prefix(name: str, cache_blocks: int) -> bool:
+    """Whether parameter / buffer ``name`` belongs to the cached (frozen) part."""
+    match = _PREFIX.match(name)
+    return bool(match) and (match.group(1) is None or int(match.group(1)) < cache_blocks)
+
+
+def freeze_prefix(model: torch.nn.Module, cache_blocks: int) -> int:
+    """Stop gradients to the prefix and put its modules in eval mode; returns the tensor count."""
+    frozen = 0
+    for name, param in model.named_parameters():
+        if is_prefix(name, cache_blocks):
+            param.requires_grad_(False)
+            frozen += 1
+    for trunk in (model.basemodel_m, model.basemodel_q):
+        trunk.stem.eval()
+        for block in trunk.blocks[:cache_blocks]:
+            block.eval()
+    model.basemodel_m.proj_fg_bg_label_map.eval()
+    return frozen
+
+
+def prefix_sha256(model: torch.nn.Module, cache_blocks: int) -> str:
+    """sha256 over the names and values of the prefix's parameters and buffers."""
+    digest = hashlib.sha256()
+    for name, value in sorted(model.state_dict().items()):
+        if is_prefix(name, cache_blocks):
+            digest.update(name.encode())
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+@torch.no_grad()
+def encode_prefix(model: torch.nn.Module, cache_blocks: int, memory_frames: torch.Tensor,
+                  memory_fg_bg: torch.Tensor, query: torch.Tensor):
+    """memory_frames (B, T, 3, S, S), memory_fg_bg (B, T, 1, S, S), query (B, 3, S, S), BGR
+    0..255 -> prefix activations ``(memory (B, T, C, h, w), query (B, C, h, w))``."""
+    b, t, _, size, _ = memory_frames.shape
+    mem_trunk, query_trunk = model.basemodel_m, model.basemodel_q
+    x = mem_trunk.stem(bgr255_to_lite_input(memory_frames.reshape(b * t, 3, size, size)))
+    x = x + mem_trunk.proj_fg_bg_label_map(memory_fg_bg.reshape(b * t, 1, size, size))
+    x = mem_trunk.blocks[:cache_blocks](x)
+    q = query_trunk.blocks[:cache_blocks](query_trunk.stem(bgr255_to_lite_input(query)))
+    return x.reshape(b, t, *x.shape[1:]), q
+
+
+def _suffix(trunk: LiteTrunk, x: torch.Tensor, cache_blocks: int) -> torch.Tensor:
+    x = trunk.blocks[cache_blocks:](x)
+    p = trunk.crop_pad
+    return x[:, :, p:x.size(2) - p, p:x.size(3) - p] if p > 0 else x
+
+
+def forward_from_cache(model: torch.nn.Module, cache_blocks: int, memory: torch.Tensor,
+                       query: torch.Tensor, crop_size: int) -> HeadOutput:
+    """The training forward from prefix activations: memory (B, T, C, h, w), query (B, C, h, w)
+    -> :class:`HeadOutput`, equal to ``model(frames, fg_bg, query)`` on the crops they came from."""
+    b, t = memory.shape[:2]
+    fm = model.neck_m(_suffix(model.basemodel_m, memory.reshape(b * t, *memory.shape[2:]),
+                              cache_blocks))
+    fm = fm.reshape(b, t, *fm.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()  # (B, C, T, s, s)
+    fq = model.neck_q(_suffix(model.basemodel_q, query, cache_blocks))
+    return model.head(fm, fq, model.score_geometry(crop_size)[1])
+
+
+def cache_key(model: torch.nn.Module, cfg: TrainConfig, data_root: str) -> dict:
+    """What a cache must have been made with to be reused (JSON-ready)."""
+    fields = {name: getattr(cfg, name) for name in SAMPLE_FIELDS}
+    fields = json.loads(json.dumps({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v)
+                                    else [dataclasses.asdict(d) for d in v] if k == "datasets"
+                                    else v for k, v in fields.items()}))
+    return {"version": CACHE_VERSION, "recipe": fields, "data_root": os.path.abspath(data_root),
+            "prefix_sha256": prefix_sha256(model, cfg.cache_blocks)}
+
+
+def _shard_path(folder: str, shard: int, what: str) -> str:
+    return os.path.join(folder, f"shard-{shard:05d}.{what}")
+
+
+def _save_npy(path: str, array: np.ndarray) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        np.save(f, array, allow_pickle=False)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _remove_cache_files(folder: str) -> None:
+    for name in os.listdir(folder):
+        if name == "manifest.json" or re.match(r"^shard-\d{5}\.", name):
+            os.unlink(os.path.join(folder, name))
+
+
+def _read_manifest(folder: str) -> Optional[dict]:
+    path = os.path.join(folder, "manifest.json")
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def _encode_items(model, cfg: TrainConfig, items) -> Dict[str, np.ndarray]:
+    batch = {k: torch.stack([it[k] for it in items]) for k in
+             ("memory_frames", "memory_fg_bg", "query", "cls_gt", "ctr_gt", "box_gt")}
+    device = next(model.parameters()).device
+    memory, query = encode_prefix(model, cfg.cache_blocks, batch["memory_frames"].to(device),
+                                  batch["memory_fg_bg"].to(device), batch["query"].to(device))
+    return {"memory": memory.cpu().numpy().astype(np.float16),
+            "query": query.cpu().numpy().astype(np.float16),
+            **{k: batch[k].numpy().astype(np.float32) for k in ("cls_gt", "ctr_gt", "box_gt")}}
+
+
+def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_root: str,
+                        folder: str, progress: bool = True) -> "FeatureCache":
+    """Stage (a): fill ``folder`` (see the module docstring) and return it as a dataset.
+
+    ``pairs`` is the recipe's :class:`~stmtrack_plugin.training.pairs.TrainingPairs`.
+    """
+    check_cacheable(model, cfg)
+    os.makedirs(folder, exist_ok=True)
+    key = cache_key(model, cfg, data_root)
+    manifest = _read_manifest(folder)
+    if manifest is not None and manifest.get("key") != key:
+        print(f"feature cache {folder} was made with other settings or weights: rebuilding",
+              flush=True)
+        _remove_cache_files(folder)
+        manifest = None
+    draws, n_pairs = cfg.cache_draws, cfg.cache_pairs
+    n_shards = -(-n_pairs // SHARD_PAIRS)
+    was_training = model.training
+    model.eval()
+    try:
+        if manifest is None:
+            probe = _encode_items(model, cfg, [pairs.make_item(*pairs.draw_frames(
+                np.random.default_rng([cfg.seed % (2 ** 32), CACHE_STREAM, 0])),
+                np.random.default_rng(0))])
+            manifest = {"key": key, "samples": n_pairs * draws, "shard_pairs": SHARD_PAIRS,
+                        "draws": draws, "shards": n_shards,
+                        "shapes": {k: list(v.shape[1:]) for k, v in probe.items()},
+                        "dtypes": {k: str(v.dtype) for k, v in probe.items()}}
+            atomic_write_text(os.path.join(folder, "manifest.json"), json.dumps(manifest, indent=1))
+        todo = [s for s in range(n_shards) if not os.path.isfile(_shard_path(folder, s, "json"))]
+        bar = None
+        if progress and todo:
+            from tqdm import tqdm
+
+            total = sum(min(SHARD_PAIRS, n_pairs - s * SHARD_PAIRS) for s in todo) * draws
+            bar = tqdm(total=total, desc="feature cache", unit="sample")
+        for shard in todo:
+            items = []
+            for p in range(shard * SHARD_PAIRS, min((shard + 1) * SHARD_PAIRS, n_pairs)):
+                seed = cfg.seed % (2 ** 32)
+                loaded, negative = pairs.draw_frames(np.random.default_rng([seed, CACHE_STREAM, p]))
+                items += [pairs.make_item(loaded, negative,
+                                          np.random.default_rng([seed, CACHE_STREAM, p, d + 1]))
+                          for d in range(draws)]
+            arrays = {k: [] for k in ARRAYS}
+            for start in range(0, len(items), 8):
+                for k, v in _encode_items(model, cfg, items[start:start + 8]).items():
+                    arrays[k].append(v)
+                if bar is not None:
+                    bar.update(len(items[start:start + 8]))
+            for k in ARRAYS:
+                _save_npy(_shard_path(folder, shard, f"{k}.npy"), np.concatenate(arrays[k]))
+            atomic_write_text(_shard_path(folder, shard, "json"),
+                              json.dumps({"samples": len(items)}))
+        if bar is not None:
+            bar.close()
+    finally:
+        model.train(was_training)
+    return FeatureCache(folder, key)
+
+
+class FeatureCache(torch.utils.data.Dataset):
+    """Stage (b) data: cached sample ``i % samples`` for index ``i`` (float32 tensors).
+
+    Item: ``memory`` (T, C, h, w), ``query`` (C, h, w), ``cls_gt``/``ctr_gt`` (k, 1),
+    ``box_gt`` (k, 4). Every shard is checked against the manifest (``expected_key`` included)
+    before it is used; a mismatch raises :class:`StaleCacheError`.
+    """
+
+    def __init__(self, folder: str, expected_key: dict, length: Optional[int] = None):
+        self.folder, self.key = folder, expected_key
+        manifest = _read_manifest(folder)
+        if manifest is None or manifest.get("key") != expected_key:
+            raise StaleCacheError(f"{folder}: no feature cache for these settings and weights")
+        self.samples = int(manifest["samples"])
+        self.per_shard = int(manifest["shard_pairs"]) * int(manifest["draws"])
+        self.length = self.samples if length is None else int(length)
+        self.shards = []
+        for shard in range(int(manifest["shards"])):
+            expected_n = min(self.per_shard, self.samples - shard * self.per_shard)
+            arrays = {}
+            for k in ARRAYS:
+                path = _shard_path(folder, shard, f"{k}.npy")
+                try:
+                    arr = np.load(path, mmap_mode="r", allow_pickle=False)
+                except (OSError, ValueError) as exc:
+                    raise StaleCacheError(f"feature cache file {path}: {exc} (delete {folder} "
+                                          "to rebuild it)") from None
+                want = (expected_n, *manifest["shapes"][k])
+                if arr.shape != want or str(arr.dtype) != manifest["dtypes"][k]:
+                    raise StaleCacheError(f"feature cache file {path}: {arr.dtype}{arr.shape}, "
+                                          f"expected {manifest['dtypes'][k]}{want} (delete "
+                                          f"{folder} to rebuild it)")
+                arrays[k] = arr
+            self.shards.append(arrays)
+
+    def set_epoch(self, epoch: int) -> None:
+        """The cache is one fixed set of samples; epochs differ only in their order."""
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> Dict[str, torch.Tensor]:
+        shard, row = divmod(int(index) % self.samples, self.per_shard)
+        return {k: torch.from_numpy(np.array(v[row], dtype=np.float32))
+                for k, v in self.shards[shard].items()}

