@@ -6,7 +6,7 @@ import torch
 
 from parity_env import environment_differs, version_mismatches
 from stmtrack_plugin.model import build_model, load_checkpoint, memory_read
-from stmtrack_plugin.model.inference import fold_batchnorms, prepare_for_inference
+from stmtrack_plugin.model.inference import OneDnnConv1x1, fold_batchnorms, prepare_for_inference
 from stmtrack_plugin.model.random_weights import randomize_model
 from stmtrack_plugin.model.trunks import model_config_for
 from test_parity_forward import ATOL, BOX_ATOL, RTOL, _inputs
@@ -30,6 +30,8 @@ def test_prepared_model_has_no_batchnorm_and_channels_last_weights(prepared_seed
     conv = m.basemodel_q.Mixed_6e.branch7x7dbl_2.conv
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.bias is not None
     assert m.inference_dtype == torch.float32
+    assert isinstance(m.basemodel_m.Mixed_5b.branch1x1.conv, OneDnnConv1x1)
+    assert type(m.basemodel_m.Mixed_5b.branch5x5_2.conv) is torch.nn.Conv2d
     with pytest.raises(RuntimeError, match="already prepared"):
         prepare_for_inference(m)
 

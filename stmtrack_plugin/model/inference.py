@@ -5,6 +5,9 @@
 * **BatchNorm folded into the conv before it** (every trunk block, both trunks, and the head's
   three output ``ConvBN`` s): ``w' = w * g / sqrt(v + eps)``, ``b' = (b - m) * g / sqrt(v + eps)
   + beta``; the BN becomes ``nn.Identity``. One pass over each activation map less per block.
+* **1x1 convolutions through oneDNN**: PyTorch sends a batch-1, stride-1 1x1 conv to its
+  im2col + GEMM path when it runs on one thread (and to oneDNN on two or more threads, which is
+  how the authors' parity fixtures were made); oneDNN is ~2.5x faster on it (:class:`OneDnnConv1x1`).
 * **channels-last** (NHWC) weights, so oneDNN convolutions, pooling and the trunk's concatenations
   run without reordering between NCHW and oneDNN's blocked layout at every layer. Outputs keep
   their NCHW shapes; only strides differ, and every consumer reshapes or copies them.
@@ -31,6 +34,43 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 COMPUTE_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 
+class OneDnnConv1x1(nn.Conv2d):
+    """A 1x1 ``nn.Conv2d`` that always takes oneDNN's convolution on the CPU in float32.
+
+    Same parameters and keys as the conv it replaces; other devices and dtypes (and autocast)
+    take ``nn.Conv2d.forward``. (N, Cin, H, W) -> (N, Cout, H', W'), in the input's memory format.
+    """
+
+    @classmethod
+    def from_conv(cls, conv: nn.Conv2d) -> "OneDnnConv1x1":
+        new = cls(conv.in_channels, conv.out_channels, 1, stride=conv.stride, padding=conv.padding,
+                  dilation=conv.dilation, groups=conv.groups, bias=conv.bias is not None,
+                  device="meta")
+        new.weight = conv.weight
+        new.bias = conv.bias
+        new.train(conv.training)
+        return new
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (x.device.type == "cpu" and x.dtype == torch.float32 and self.weight.dtype == x.dtype
+                and not torch.is_autocast_enabled("cpu") and torch.backends.mkldnn.is_available()):
+            return torch.ops.aten.mkldnn_convolution(x, self.weight, self.bias, self.padding,
+                                                     self.stride, self.dilation, self.groups)
+        return super().forward(x)
+
+
+def pointwise_convs_to_onednn(model: nn.Module) -> int:
+    """Replace every 1x1 ``nn.Conv2d`` (zero padding) by :class:`OneDnnConv1x1`; return how many."""
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            if (type(child) is nn.Conv2d and child.kernel_size == (1, 1)
+                    and child.padding == (0, 0) and child.padding_mode == "zeros"):
+                setattr(parent, name, OneDnnConv1x1.from_conv(child))
+                replaced += 1
+    return replaced
+
+
 def fold_batchnorms(model: nn.Module) -> int:
     """Fold every BatchNorm2d that directly follows a conv into it; return how many were folded.
 
@@ -55,7 +95,8 @@ def fold_batchnorms(model: nn.Module) -> int:
 
 
 def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
-                          fold_bn: bool = True, channels_last: bool = True) -> nn.Module:
+                          fold_bn: bool = True, channels_last: bool = True,
+                          onednn_pointwise: bool = True) -> nn.Module:
     """Prepare ``model`` (an ``STMTrack``, any trunk) in place for tracking; returns it, in eval mode.
 
     Args:
@@ -64,6 +105,7 @@ def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
             :class:`~stmtrack_plugin.tracking.STMTracker` does for ``compute_dtype``).
         fold_bn: fold BatchNorm into the preceding convs (:func:`fold_batchnorms`).
         channels_last: convert 4-d weights to ``torch.channels_last``.
+        onednn_pointwise: route 1x1 convs through oneDNN (:func:`pointwise_convs_to_onednn`).
 
     Preparing twice is refused (``RuntimeError``): the second fold would find no BN, and a
     second dtype would silently change the first preparation.
@@ -78,6 +120,8 @@ def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
         p.requires_grad_(False)
     if fold_bn:
         fold_batchnorms(model)
+    if onednn_pointwise:
+        pointwise_convs_to_onednn(model)
     if channels_last:
         model.to(memory_format=torch.channels_last)
     if dtype != torch.float32:
