@@ -6,7 +6,8 @@ import torch
 
 from parity_env import environment_differs, version_mismatches
 from stmtrack_plugin.model import build_model, load_checkpoint, memory_read
-from stmtrack_plugin.model.inference import OneDnnConv1x1, fold_batchnorms, prepare_for_inference
+from stmtrack_plugin.model.inference import (OneDnnConv1x1, PackedConv, fold_batchnorms,
+                                             prepare_for_inference)
 from stmtrack_plugin.model.random_weights import randomize_model
 from stmtrack_plugin.model.trunks import model_config_for
 from test_parity_forward import ATOL, BOX_ATOL, RTOL, _inputs
@@ -23,17 +24,24 @@ def prepared_seed0(seed0_weights):
     return prepare_for_inference(model.eval())
 
 
-def test_prepared_model_has_no_batchnorm_and_channels_last_weights(prepared_seed0):
+def test_prepared_model_has_no_batchnorm_and_packed_fused_convs(prepared_seed0):
     m = prepared_seed0
     live = [(n, x) for n, x in m.named_modules() if not n.startswith(("r_z_k", "c_z_k", "r_x", "c_x"))]
-    assert not any(isinstance(x, torch.nn.BatchNorm2d) for _, x in live)
-    conv = m.basemodel_q.Mixed_6e.branch7x7dbl_2.conv
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.bias is not None
+    assert not any(isinstance(x, (torch.nn.BatchNorm2d, torch.nn.Conv2d)) for _, x in live)
+    block = m.basemodel_q.Mixed_6e.branch7x7dbl_2
+    assert isinstance(block, PackedConv) and block.act == "relu" and block.bias is not None
+    assert block.weight.is_contiguous(memory_format=torch.channels_last)
+    assert isinstance(m.neck_q.adjustor, PackedConv) and m.neck_q.adjustor.act == "none"
     assert m.inference_dtype == torch.float32
-    assert isinstance(m.basemodel_m.Mixed_5b.branch1x1.conv, OneDnnConv1x1)
-    assert type(m.basemodel_m.Mixed_5b.branch5x5_2.conv) is torch.nn.Conv2d
     with pytest.raises(RuntimeError, match="already prepared"):
         prepare_for_inference(m)
+
+
+def test_unpacked_preparation_routes_1x1_convs_through_onednn(tiny_model_config):
+    m = prepare_for_inference(build_model(tiny_model_config).eval(), pack=False)
+    assert isinstance(m.basemodel_m.Mixed_5b.branch1x1.conv, OneDnnConv1x1)
+    assert type(m.basemodel_m.Mixed_5b.branch5x5_2.conv) is torch.nn.Conv2d
+    assert isinstance(m.basemodel_m.Mixed_5b.branch1x1.bn, torch.nn.Identity)
 
 
 @pytest.mark.torch_threads(2)

@@ -8,6 +8,10 @@
 * **1x1 convolutions through oneDNN**: PyTorch sends a batch-1, stride-1 1x1 conv to its
   im2col + GEMM path when it runs on one thread (and to oneDNN on two or more threads, which is
   how the authors' parity fixtures were made); oneDNN is ~2.5x faster on it (:class:`OneDnnConv1x1`).
+* **prepacked oneDNN convolutions with the activation fused** (CPU): every conv becomes a
+  :class:`PackedConv` that reorders its weight into oneDNN's blocked layout once (per input
+  shape) instead of at every call, and applies the block's ReLU / ReLU6 in the same call. The
+  numbers are those of the unfused oneDNN conv followed by the activation.
 * **channels-last** (NHWC) weights, so oneDNN convolutions, pooling and the trunk's concatenations
   run without reordering between NCHW and oneDNN's blocked layout at every layer. Outputs keep
   their NCHW shapes; only strides differ, and every consumer reshapes or copies them.
@@ -59,6 +63,60 @@ class OneDnnConv1x1(nn.Conv2d):
         return super().forward(x)
 
 
+class PackedConv(nn.Module):
+    """conv (BN already folded) + activation in one oneDNN call, weight prepacked (CPU only).
+
+    (N, Cin, H, W) -> (N, Cout, H', W'). The input is cast to the weight's dtype (so a bfloat16
+    model needs no autocast for its convs). ``act``: "none", "relu" or "hardtanh" (with
+    ``scalars`` [0, 6] for ReLU6). The packed weight depends on the input shape; one is kept per
+    shape seen (a tracker sees one or two).
+    """
+
+    def __init__(self, conv: nn.Conv2d, act: str = "none", scalars=()):
+        super().__init__()
+        if conv.padding_mode != "zeros" or isinstance(conv.padding, str):
+            raise ValueError("PackedConv needs numeric zero padding")
+        self.weight, self.bias = conv.weight, conv.bias
+        self.conv_args = (list(conv.padding), list(conv.stride), list(conv.dilation), conv.groups)
+        self.act, self.scalars = act, list(scalars)
+        self._packed = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.weight.dtype)
+        packed = self._packed.get(tuple(x.shape))
+        if packed is None:
+            packed = torch.ops.mkldnn._reorder_convolution_weight(
+                self.weight, *self.conv_args, list(x.shape))
+            self._packed[tuple(x.shape)] = packed
+        return torch.ops.mkldnn._convolution_pointwise(
+            x, packed, self.bias, *self.conv_args, self.act, self.scalars, "")
+
+
+def pack_convolutions(model: nn.Module) -> int:
+    """Replace BN-folded conv blocks and the remaining convs by :class:`PackedConv` (CPU only).
+
+    Trunk blocks (``conv`` + ``bn`` = Identity + ReLU, or the lite trunk's ReLU6 / no act)
+    become one fused call; every other conv (neck, head towers and outputs, the label-map
+    projection) a packed conv without activation. Returns how many modules were replaced.
+    """
+    from stmtrack_plugin.model import efficientnet_lite, inception
+
+    replaced = 0
+    for parent in list(model.modules()):
+        for name, child in list(parent.named_children()):
+            new = None
+            if isinstance(child, inception.BasicConv2d) and isinstance(child.bn, nn.Identity):
+                new = PackedConv(child.conv, "relu")
+            elif isinstance(child, efficientnet_lite.ConvBN) and isinstance(child.bn, nn.Identity):
+                new = PackedConv(child.conv, "hardtanh", (0.0, 6.0)) if child.act else PackedConv(child.conv)
+            elif isinstance(child, nn.Conv2d):
+                new = PackedConv(child)
+            if new is not None:
+                setattr(parent, name, new)
+                replaced += 1
+    return replaced
+
+
 def pointwise_convs_to_onednn(model: nn.Module) -> int:
     """Replace every 1x1 ``nn.Conv2d`` (zero padding) by :class:`OneDnnConv1x1`; return how many."""
     replaced = 0
@@ -96,7 +154,7 @@ def fold_batchnorms(model: nn.Module) -> int:
 
 def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
                           fold_bn: bool = True, channels_last: bool = True,
-                          onednn_pointwise: bool = True) -> nn.Module:
+                          onednn_pointwise: bool = True, pack: Optional[bool] = None) -> nn.Module:
     """Prepare ``model`` (an ``STMTrack``, any trunk) in place for tracking; returns it, in eval mode.
 
     Args:
@@ -106,6 +164,8 @@ def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
         fold_bn: fold BatchNorm into the preceding convs (:func:`fold_batchnorms`).
         channels_last: convert 4-d weights to ``torch.channels_last``.
         onednn_pointwise: route 1x1 convs through oneDNN (:func:`pointwise_convs_to_onednn`).
+        pack: prepack conv weights and fuse activations (:func:`pack_convolutions`); default:
+            when the model is on the CPU, oneDNN is available and ``fold_bn`` is on.
 
     Preparing twice is refused (``RuntimeError``): the second fold would find no BN, and a
     second dtype would silently change the first preparation.
@@ -128,5 +188,10 @@ def prepare_for_inference(model: nn.Module, dtype: Optional[torch.dtype] = None,
         for module in model.modules():
             if isinstance(module, nn.Conv2d):
                 module.to(dtype)
+    on_cpu = all(p.device.type == "cpu" for p in model.parameters())
+    if pack is None:
+        pack = fold_bn and on_cpu and torch.backends.mkldnn.is_available()
+    if pack:
+        pack_convolutions(model)
     model.inference_dtype = dtype
     return model
