@@ -93,3 +93,11 @@ def test_bfloat16_lite_network_is_close_to_float32():
     rel = lambda a, b: float((a.float() - b).norm() / b.norm())  # noqa: E731
     assert 0 < rel(low_fm, fm) < 0.02 and 0 < rel(low_fq, fq) < 0.02
     assert rel(low_score, score) < 0.05 and rel(low_boxes, boxes) < 0.05
+
+
+def test_a_model_prepared_for_another_dtype_is_refused(tiny_model_config):
+    model = prepare_for_inference(build_model(tiny_model_config).eval(), torch.bfloat16)
+    with pytest.raises(ValueError, match="prepared for torch.bfloat16.*compute_dtype is 'float32'"):
+        STMTracker(model, load_parameters("otb", crop_size=129, model=tiny_model_config))
+    STMTracker(model, load_parameters("otb", crop_size=129, model=tiny_model_config,
+                                      compute_dtype="bfloat16"))

@@ -138,6 +138,10 @@ class STMTracker:
             model.eval()
         self.debug = debug
         self.compute_dtype = _DTYPES[params.compute_dtype]
+        prepared = getattr(model, "inference_dtype", None)
+        if prepared is not None and prepared != self.compute_dtype:
+            raise ValueError(f"the model was prepared for {prepared} but params.compute_dtype is "
+                             f"{params.compute_dtype!r}; prepare it with that dtype")
         self.score_size, self.score_offset = _score_grid(model, params)
         self.window = cosine_window(self.score_size)
         self.memory = MemoryBank(self.device, storage_device=params.storage_device,
