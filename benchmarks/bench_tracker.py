@@ -54,6 +54,8 @@ def build_tracker(args):
         overrides["storage_dtype"] = args.storage_dtype
     if args.memory_mode:
         overrides["memory_mode"] = args.memory_mode
+    if args.compute_dtype:
+        overrides["compute_dtype"] = args.compute_dtype
     params = load_parameters(args.params, **overrides)
     if args.standin:
         sys.path.insert(0, os.path.join(SHARED, "parity"))
@@ -63,9 +65,12 @@ def build_tracker(args):
     if args.weights:
         return STMTracker.from_params(params, args.weights, args.device), args.weights
     from stmtrack_plugin.model import build_model
+    from stmtrack_plugin.model.inference import COMPUTE_DTYPES, prepare_for_inference
     from stmtrack_plugin.model.random_weights import randomize_model
 
-    model = randomize_model(build_model(params.model), seed=0)
+    # prepared as STMTracker.from_params prepares a checkpoint's network
+    model = randomize_model(build_model(params.model), seed=0).eval().to(args.device)
+    model = prepare_for_inference(model, COMPUTE_DTYPES[params.compute_dtype])
     return STMTracker(model, params, device=args.device), "seeded random weights (seed 0)"
 
 
@@ -81,6 +86,7 @@ def main(argv=None) -> int:
     p.add_argument("--max-memory-frames", type=int, default=None)
     p.add_argument("--storage-dtype", default=None, choices=["float32", "float16", "bfloat16"])
     p.add_argument("--memory-mode", default=None, choices=["features", "crops"])
+    p.add_argument("--compute-dtype", default=None, choices=["float32", "bfloat16"])
     p.add_argument("--bank-only", type=int, default=None, metavar="N")
     args = p.parse_args(argv)
     if args.bank_only:

@@ -78,10 +78,12 @@ def _cached_network(spec: TrackerSpec):
     """
     import torch
 
+    from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.tracking.tracker import build_model
 
     device = torch.device(spec.device or "cpu")
-    return build_model(spec.weights, device), device
+    compute_dtype = load_parameters(spec.params).compute_dtype  # the network is prepared for it
+    return build_model(spec.weights, device, compute_dtype), device
 
 
 def new_tracker(spec: TrackerSpec) -> Tracker:

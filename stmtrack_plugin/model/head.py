@@ -123,8 +123,10 @@ class STMHead(nn.Module):
     def decode(self, reg: torch.Tensor, offset: int) -> torch.Tensor:
         """(B, 4, s, s) raw regression (l, t, r, b) -> (B, K, 4) xyxy boxes in crop pixels.
 
-        ``offset``: crop-pixel coordinate of cell 0's centre (``STMTrack.score_geometry``)."""
+        ``offset``: crop-pixel coordinate of cell 0's centre (``STMTrack.score_geometry``).
+        Always float32 (boxes in bfloat16 would be quantised to ~1 px)."""
         size = reg.shape[-1]
+        reg = reg.float()  # a no-op in float32; under bfloat16 compute, decode in float32
         offsets = torch.exp(self.si * reg + self.bi) * self.total_stride
         offsets = offsets.permute(0, 2, 3, 1).reshape(reg.shape[0], -1, 4)
         ctr = grid_centres(size, offset, self.total_stride, reg.device).to(offsets.dtype)

@@ -75,9 +75,10 @@ class STMTrack(nn.Module):
 
     def track(self, query: torch.Tensor, memory: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """The tracker protocol: query (1, 3, S, S), memory (1, C, T, s, s) ->
-        (score (1, K) = sigmoid(cls) * sigmoid(ctr), boxes (1, K, 4) xyxy crop pixels)."""
+        (score (1, K) = sigmoid(cls) * sigmoid(ctr), boxes (1, K, 4) xyxy crop pixels), both
+        float32 whatever the compute dtype."""
         out = self.predict(query, memory)
-        score = torch.sigmoid(out.cls_logits) * torch.sigmoid(out.ctr_logits)
+        score = torch.sigmoid(out.cls_logits.float()) * torch.sigmoid(out.ctr_logits.float())
         return score[..., 0], out.boxes
 
     def forward(self, memory_frames: torch.Tensor, memory_fg_bg: torch.Tensor,

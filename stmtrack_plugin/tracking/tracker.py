@@ -16,6 +16,7 @@ frames, boxes and the model's tensors). What this tracker adds:
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Optional, Tuple
@@ -69,16 +70,21 @@ class _VideoState:
     frame_index: int  # index of the last frame seen (0 = the init frame)
 
 
-def build_model(weights: Optional[str] = None, device=None) -> TrackingModel:
-    """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), in eval mode.
+def build_model(weights: Optional[str] = None, device=None,
+                compute_dtype: str = "float32") -> TrackingModel:
+    """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), ready to track.
 
     The architecture is the one the checkpoint records (``model_config``, written by
     :func:`stmtrack_plugin.model.save_checkpoint`); the authors' files record none and get the
-    default GoogLeNet model.
+    default GoogLeNet model. The network is prepared for inference
+    (:func:`stmtrack_plugin.model.inference.prepare_for_inference`: BatchNorm folded,
+    channels-last, convs in ``compute_dtype``), so it is for tracking only (no BN keys to save).
     """
     from stmtrack_plugin.model import build_model_from_checkpoint
+    from stmtrack_plugin.model.inference import COMPUTE_DTYPES, prepare_for_inference
 
-    return build_model_from_checkpoint(resolve_weights(weights), device=device)
+    model = build_model_from_checkpoint(resolve_weights(weights), device=device)
+    return prepare_for_inference(model, COMPUTE_DTYPES[compute_dtype])
 
 
 def _score_grid(model: TrackingModel, params: TrackerParams) -> Tuple[int, int]:
@@ -114,6 +120,11 @@ class STMTracker:
     beyond it), ``storage_dtype`` float16, ``offload_after`` + ``storage_device``, and
     ``memory_mode="crops"`` (exact: keeps uint8 crops and re-encodes them, see
     :mod:`.crop_memory`).
+
+    Compute: ``params.compute_dtype`` "bfloat16" runs the network under ``torch.autocast``
+    (opt-in, not faithful; the memory read, the box decoding and the scores stay float32). Any
+    model works; one prepared with that dtype (:meth:`from_params` does it) skips the per-call
+    weight casts.
     """
 
     def __init__(self, model: TrackingModel, params: TrackerParams, device=None,
@@ -129,6 +140,11 @@ class STMTracker:
                 model.to(self.device)
             model.eval()
         self.debug = debug
+        self.compute_dtype = _DTYPES[params.compute_dtype]
+        prepared = getattr(model, "inference_dtype", None)
+        if prepared is not None and prepared != self.compute_dtype:
+            raise ValueError(f"the model was prepared for {prepared} but params.compute_dtype is "
+                             f"{params.compute_dtype!r}; prepare it with that dtype")
         self.score_size, self.score_offset = _score_grid(model, params)
         self.window = cosine_window(self.score_size)
         if params.memory_mode == "crops":
@@ -144,7 +160,7 @@ class STMTracker:
                     debug: bool = False) -> "STMTracker":
         """Build the network a weights file describes (``weights`` or $STMTRACK_WEIGHTS)."""
         device = torch.device(device or "cpu")
-        return cls(build_model(weights, device), params, device, debug)
+        return cls(build_model(weights, device, params.compute_dtype), params, device, debug)
 
     @property
     def initialized(self) -> bool:
@@ -177,7 +193,7 @@ class STMTracker:
                              "for a new video")
         p = self.params
         n = st.frame_index + 1  # frames 0 .. n-1 are (or are about to be) memorized
-        with torch.inference_mode():
+        with torch.inference_mode(), self._autocast():
             entry = self._memory_crop(st.last_image, st.pos, st.size)
             self.memory.add(n - 1, entry if p.memory_mode == "crops" else self._encode(entry))
             gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
@@ -208,6 +224,12 @@ class STMTracker:
             box=(x, y, w, h), score=choice.pscore, frame_index=n, best_index=choice.index,
             raw_score=float(choice.score), memory_frames=tuple(frames), crop_scale=crop_scale,
             gate=gate, score_map=score if self.debug else None)
+
+    def _autocast(self):
+        """``torch.autocast`` to the compute dtype, or nothing in float32 (the exact path)."""
+        if self.compute_dtype == torch.float32:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.compute_dtype)
 
     def _prune_memory(self, n: int) -> None:
         """After tracking frame n: drop frames the rule can never read again, then apply the cap."""
