@@ -59,3 +59,31 @@ def test_importing_the_toolkit_adapters_keeps_the_backend():
             "print(matplotlib.get_backend())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "svg"
+
+
+def test_readme_frame_strip_draws_the_chosen_frames(sequences_dir, tmp_path):
+    """docs/make_strip.py: evenly picked frames side by side, boxes drawn where they are."""
+    import importlib.util
+
+    import cv2
+
+    script = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "make_strip.py")
+    spec = importlib.util.spec_from_file_location("make_strip", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seq = sequences_dir / "Crossing"
+    gt = np.loadtxt(seq / "groundtruth_rect.txt", delimiter="\t" if b"\t" in
+                    (seq / "groundtruth_rect.txt").read_bytes() else ",")
+    results = tmp_path / "res.txt"
+    np.savetxt(results, gt + np.array([30, 0, 0, 0]), fmt="%.2f", delimiter=",")
+    out = tmp_path / "strip.png"
+    assert module.main([str(seq), str(results), "--out", str(out), "--frames", "3",
+                        "--height", "100"]) == 0
+    strip = cv2.imread(str(out))
+    first = cv2.imread(str(sorted((seq / "img").iterdir())[0]))
+    width = int(round(first.shape[1] * 100 / first.shape[0]))
+    assert strip.shape == (100, 3 * width + 2 * 4, 3)
+    x, y, w, h = (gt[0] + np.array([30, 0, 0, 0])) * 100 / first.shape[0]
+    green = strip[int(y + h / 2), int(round(x)) - 1:int(round(x)) + 2]
+    assert (green[:, 1] > 150).any() and (green[:, 2] < 100).any()
+    assert module.main([str(seq), str(results), "--out", str(out), "--frames", "0"]) == 1

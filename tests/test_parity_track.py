@@ -7,7 +7,9 @@ score within 1e-5 and the box within 1e-3 px (tolerances of the parity README).
 
 The full model runs at about 0.5 s per frame on 2 idle CPU cores, so the default suite runs
 only the first 9 frames of ``synth__vot`` (T = 1..4, the confidence gate's pass branch from
-frame 5, and the duplicated frame at n = 8); the 9 whole runs are marked slow.
+frame 5, and the duplicated frame at n = 8); the 9 whole runs are marked slow and run twice:
+on the module as built and on the prepared exact fast path
+(:func:`stmtrack_plugin.model.inference.prepare_for_inference`), with the same tolerances.
 """
 import json
 
@@ -66,8 +68,21 @@ def test_seeded_parity_short(seeded_model, shared_dir, sequences_dir):
     assert sizes == [1, 2, 3, 4, 5, 5, 5, 6]
 
 
+@pytest.fixture(scope="module")
+def prepared_seeded_model(seeded_model):
+    """The same weights through the exact fast path (BatchNorm folded, packed oneDNN convs) that
+    ``STMTracker.from_params`` and every adapter use."""
+    import copy
+
+    from stmtrack_plugin.model.inference import prepare_for_inference
+
+    return prepare_for_inference(copy.deepcopy(seeded_model))
+
+
 @pytest.mark.slow
 @pytest.mark.torch_threads(2)
+@pytest.mark.parametrize("path", ["module", "prepared"])
 @pytest.mark.parametrize("run", RUNS)
-def test_seeded_parity_full(run, seeded_model, shared_dir, sequences_dir):
-    run_fixture(run, seeded_model, shared_dir, sequences_dir)
+def test_seeded_parity_full(run, path, request, shared_dir, sequences_dir):
+    model = request.getfixturevalue("seeded_model" if path == "module" else "prepared_seeded_model")
+    run_fixture(run, model, shared_dir, sequences_dir)
