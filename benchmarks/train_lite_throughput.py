@@ -66,7 +66,7 @@ def bench(cfg, device: torch.device, batch: int, steps: int, full_route: bool = 
     times = []
     for _ in range(steps + 1):
         tic = time.perf_counter()
-        cached_mem, cached_q = encode_prefix(model, cfg.cache_blocks, mem, fg, query)
+        cached_mem, cached_q, cached_label = encode_prefix(model, cfg.cache_blocks, mem, fg, query)
         times.append(time.perf_counter() - tic)
     encode = _median(times[1:])
     cached_mem, cached_q = cached_mem.half().float(), cached_q.half().float()
@@ -75,8 +75,8 @@ def bench(cfg, device: torch.device, batch: int, steps: int, full_route: bool = 
         apply_freeze(model.train(), late, cfg.unfreeze_epoch)
         freeze_prefix(model, cfg.cache_blocks)
 
-    cached = timed(lambda: forward_from_cache(model, cfg.cache_blocks, cached_mem, cached_q, s),
-                   prepare_cached)
+    cached = timed(lambda: forward_from_cache(model, cfg.cache_blocks, cached_mem, cached_q, s,
+                                              cached_label), prepare_cached)
     return {"full": full, "cached": cached, "encode": encode,
             "prefix_shape": tuple(cached_mem.shape[1:])}
 

@@ -40,6 +40,9 @@ class ModelConfig:
     crop_pad: int = 4  # border cells removed from the 768-channel backbone output
     bn_eps: float = 1e-3  # BatchNorm eps of the trunk's conv blocks
     backbone: str = "googlenet"  # trunk: "googlenet" (the authors') or "efficientnet_lite0"
+    #: where the memory trunk adds the fg/bg label map: 0 = after the stem (the authors'
+    #: place); k > 0 = before trunk block k (efficientnet_lite0 only; 11 = at its output)
+    label_block: int = 0
 
     def __post_init__(self):
         if not (0 < self.width_mult <= 1.0):
@@ -47,6 +50,9 @@ class ModelConfig:
         for name in ("neck_channels", "head_channels", "head_num_convs", "total_stride"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if isinstance(self.label_block, bool) or not isinstance(self.label_block, int) \
+                or self.label_block < 0:
+            raise ValueError(f"label_block must be an int >= 0, got {self.label_block!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
             raise ValueError(f"backbone must be a trunk name, got {self.backbone!r}")
 

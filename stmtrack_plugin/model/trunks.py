@@ -96,8 +96,10 @@ EFFICIENTNET_LITE0 = TrunkSpec(
     out_channels=lambda w: channel_fn(w)(lite.LITE0_STAGES[-1][3]),
     output_size=lite.lite_output_size, cell_offset=_lite_offset,
     normalise=lite.bgr255_to_lite_input,
-    label_map_entry="after the stem (BN, ReLU6): 3x3 stride-2 conv, padding 1",
-    build_memory=lambda c: lite.LiteMemoryBackbone(c.width_mult, c.crop_pad, c.bn_eps),
+    label_map_entry="label_block 0: after the stem (BN, ReLU6), 3x3 stride-2 conv, padding 1; "
+                    "k > 0: before block k, cell-averaged map + 3x3 conv",
+    build_memory=lambda c: lite.LiteMemoryBackbone(c.width_mult, c.crop_pad, c.bn_eps,
+                                                   c.label_block),
     build_query=lambda c: lite.LiteQueryBackbone(c.width_mult, c.crop_pad, c.bn_eps),
     init_weights=lite.init_lite_weights,
     imagenet_key=lite.imagenet_key,
@@ -137,6 +139,12 @@ def check_config(config: ModelConfig) -> TrunkSpec:
         raise ValueError(f"ModelConfig.total_stride {config.total_stride} does not match the "
                          f"{spec.name} trunk's stride {spec.stride} "
                          f"(use model_config_for({spec.name!r}))")
+    if config.label_block and spec.name != "efficientnet_lite0":
+        raise ValueError(f"ModelConfig.label_block={config.label_block}: the {spec.name} trunk "
+                         f"takes the label map only after its stem (label_block 0)")
+    if config.label_block > lite.NUM_BLOCKS:
+        raise ValueError(f"ModelConfig.label_block must be in 0..{lite.NUM_BLOCKS}, "
+                         f"got {config.label_block}")
     if config.crop_pad < 0:
         raise ValueError(f"ModelConfig.crop_pad must be >= 0, got {config.crop_pad}")
     if spec.out_channels(config.width_mult) < 1:

@@ -2,12 +2,13 @@
 once, train the rest on its cached activations.
 
 Split. Both EfficientNet-Lite0 trunks are cut after block ``cache_blocks - 1`` (default 5: stem
-+ blocks 0..4, the part the trunk's freeze plan never trains; the lite recipe uses 8, so blocks
-5-7 stay frozen too). The *prefix* (stem, blocks before the split and, for the memory trunk, the
-fg/bg label-map conv that adds to the stem) is frozen for the whole run, BN affine parameters
-included and BN layers in eval mode, so its output for a given crop never changes. Unlike the
-full route (which trains BN parameters and the label-map conv), the label-map conv therefore
-keeps its initial weights: an opt-in deviation of this route.
++ blocks 0..4, the part the trunk's freeze plan never trains; the lite recipe uses 11, the whole
+trunk). The *prefix* (stem, blocks before the split and, for the memory trunk, the fg/bg
+label-map conv when the label enters before the split) is frozen for the whole run, BN affine
+parameters included and BN layers in eval mode, so its output for a given crop never changes.
+With the label entering inside the prefix (``label_block < cache_blocks``, e.g. the default 0)
+the label-map conv keeps its initial weights, unlike the full route: an opt-in deviation of
+this route. With ``label_block >= cache_blocks`` it trains.
 
 Stage (a), :func:`build_feature_cache`: ``cache_pairs`` frame pairs are drawn as
 :class:`~stmtrack_plugin.training.pairs.TrainingPairs` draws them (pair ``p`` from a generator
@@ -15,7 +16,12 @@ seeded ``(seed, CACHE_STREAM, p)``); each gets ``cache_draws`` independent rando
 ``d``: ``(seed, CACHE_STREAM, p, d + 1)``) with the trainer's targets
 (:func:`~stmtrack_plugin.training.targets.make_densebox_target`). Sample ``j = p * K + d`` stores
 
-* ``memory`` (T, C, h, w) float16: prefix activations of the T memory crops (label map added),
+* ``memory`` (T, C, h, w) float16: prefix activations of the T memory crops (label map added
+  if it enters inside the prefix),
+* ``memory_label`` (T, 1, h', w') float16, only when the label map enters at or after the split
+  (``ModelConfig.label_block >= cache_blocks``): the crops' cell-averaged label maps; the label
+  projection then trains like the rest of the suffix (the lite recipe: ``label_block = 11``,
+  ``cache_blocks = 11``, i.e. the whole trunk frozen and cached, the label added at its output),
 * ``query`` (C, h, w) float16: prefix activations of the query crop,
 * ``cls_gt``, ``ctr_gt`` (k, 1) and ``box_gt`` (k, 4) float32, as the full route's items,
 
@@ -41,7 +47,8 @@ from typing import Dict, Optional
 import numpy as np
 import torch
 
-from stmtrack_plugin.model.efficientnet_lite import LiteTrunk, bgr255_to_lite_input
+from stmtrack_plugin.model.efficientnet_lite import (LiteTrunk, bgr255_to_lite_input,
+                                                     pool_label_map)
 from stmtrack_plugin.model.head import HeadOutput
 from stmtrack_plugin.training.config import TrainConfig
 from stmtrack_plugin.utils.io import atomic_write_text
@@ -50,6 +57,8 @@ CACHE_VERSION = 1
 CACHE_STREAM = 0xCAC4E  # keeps cache draws apart from the full route's (seed, epoch, index)
 SHARD_PAIRS = 16
 ARRAYS = ("memory", "query", "cls_gt", "ctr_gt", "box_gt")
+#: stored too when the memory trunk adds its label map after the split (``label_in_suffix``)
+LABEL_ARRAY = "memory_label"
 #: TrainConfig fields that change what the cache holds (the others only drive stage b)
 SAMPLE_FIELDS = ("model", "datasets", "crop_size", "num_memory_frames", "max_gap",
                  "negative_ratio", "search_factor", "scale_jitter", "shift_jitter",
@@ -74,17 +83,28 @@ def check_cacheable(model: torch.nn.Module, cfg: TrainConfig) -> None:
                          f"{len(trunk.blocks)} blocks")
 
 
-def is_prefix(name: str, cache_blocks: int) -> bool:
+def label_in_suffix(label_block: int, cache_blocks: int) -> bool:
+    """Whether the memory trunk's label map enters after the split (``ModelConfig.label_block``
+    >= ``cache_blocks`` > 0 or > 0 = ``cache_blocks``): then its projection trains, and the
+    cache stores the memory crops' cell-averaged label maps instead of adding them."""
+    return label_block > 0 and label_block >= cache_blocks
+
+
+def is_prefix(name: str, cache_blocks: int, label_block: int = 0) -> bool:
     """Whether parameter / buffer ``name`` belongs to the cached (frozen) part."""
     match = _PREFIX.match(name)
-    return bool(match) and (match.group(1) is None or int(match.group(1)) < cache_blocks)
+    if not match:
+        return False
+    if name.startswith("basemodel_m.proj_fg_bg_label_map."):
+        return not label_in_suffix(label_block, cache_blocks)
+    return match.group(1) is None or int(match.group(1)) < cache_blocks
 
 
 def freeze_prefix(model: torch.nn.Module, cache_blocks: int) -> int:
     """Stop gradients to the prefix and put its modules in eval mode; returns the tensor count."""
     frozen = 0
     for name, param in model.named_parameters():
-        if is_prefix(name, cache_blocks):
+        if is_prefix(name, cache_blocks, model.config.label_block):
             param.requires_grad_(False)
             frozen += 1
     for trunk in (model.basemodel_m, model.basemodel_q):
@@ -99,7 +119,7 @@ def prefix_sha256(model: torch.nn.Module, cache_blocks: int) -> str:
     """sha256 over the names and values of the prefix's parameters and buffers."""
     digest = hashlib.sha256()
     for name, value in sorted(model.state_dict().items()):
-        if is_prefix(name, cache_blocks):
+        if is_prefix(name, cache_blocks, model.config.label_block):
             digest.update(name.encode())
             digest.update(value.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
@@ -109,29 +129,56 @@ def prefix_sha256(model: torch.nn.Module, cache_blocks: int) -> str:
 def encode_prefix(model: torch.nn.Module, cache_blocks: int, memory_frames: torch.Tensor,
                   memory_fg_bg: torch.Tensor, query: torch.Tensor):
     """memory_frames (B, T, 3, S, S), memory_fg_bg (B, T, 1, S, S), query (B, 3, S, S), BGR
-    0..255 -> prefix activations ``(memory (B, T, C, h, w), query (B, C, h, w))``."""
+    0..255 -> prefix activations ``(memory (B, T, C, h, w), query (B, C, h, w), label)``.
+
+    ``label`` is None when the label map enters inside the prefix (it is then in ``memory``),
+    else the memory crops' cell-averaged label maps (B, T, 1, h', w') at the stride where the
+    label enters (:func:`~stmtrack_plugin.model.efficientnet_lite.pool_label_map`)."""
     b, t, _, size, _ = memory_frames.shape
     mem_trunk, query_trunk = model.basemodel_m, model.basemodel_q
+    fg_bg = memory_fg_bg.reshape(b * t, 1, size, size)
     x = mem_trunk.stem(bgr255_to_lite_input(memory_frames.reshape(b * t, 3, size, size)))
-    x = x + mem_trunk.proj_fg_bg_label_map(memory_fg_bg.reshape(b * t, 1, size, size))
-    x = mem_trunk.blocks[:cache_blocks](x)
+    label = None
+    if label_in_suffix(mem_trunk.label_block, cache_blocks):
+        x = mem_trunk.blocks[:cache_blocks](x)
+        stride = mem_trunk.label_stride
+        side = -(-size // stride)
+        label = pool_label_map(fg_bg, stride, (side, side))
+        label = label.reshape(b, t, *label.shape[1:])
+    elif mem_trunk.label_block == 0:
+        x = mem_trunk.blocks[:cache_blocks](mem_trunk.add_label(x, fg_bg))
+    else:
+        x = mem_trunk.add_label(mem_trunk.blocks[:mem_trunk.label_block](x), fg_bg)
+        x = mem_trunk.blocks[mem_trunk.label_block:cache_blocks](x)
     q = query_trunk.blocks[:cache_blocks](query_trunk.stem(bgr255_to_lite_input(query)))
-    return x.reshape(b, t, *x.shape[1:]), q
+    return x.reshape(b, t, *x.shape[1:]), q, label
 
 
-def _suffix(trunk: LiteTrunk, x: torch.Tensor, cache_blocks: int) -> torch.Tensor:
-    x = trunk.blocks[cache_blocks:](x)
+def _suffix(trunk: LiteTrunk, x: torch.Tensor, cache_blocks: int,
+            label: Optional[torch.Tensor] = None) -> torch.Tensor:
+    if label is None:
+        x = trunk.blocks[cache_blocks:](x)
+    else:  # memory trunk, label entering at or after the split
+        x = trunk.blocks[cache_blocks:trunk.label_block](x)
+        x = x + trunk.proj_fg_bg_label_map(label[..., :x.size(2), :x.size(3)])
+        x = trunk.blocks[trunk.label_block:](x)
     p = trunk.crop_pad
     return x[:, :, p:x.size(2) - p, p:x.size(3) - p] if p > 0 else x
 
 
 def forward_from_cache(model: torch.nn.Module, cache_blocks: int, memory: torch.Tensor,
-                       query: torch.Tensor, crop_size: int) -> HeadOutput:
+                       query: torch.Tensor, crop_size: int,
+                       memory_label: Optional[torch.Tensor] = None) -> HeadOutput:
     """The training forward from prefix activations: memory (B, T, C, h, w), query (B, C, h, w)
-    -> :class:`HeadOutput`, equal to ``model(frames, fg_bg, query)`` on the crops they came from."""
+    and, when the label map enters after the split, memory_label (B, T, 1, h', w') ->
+    :class:`HeadOutput`, equal to ``model(frames, fg_bg, query)`` on the crops they came from."""
     b, t = memory.shape[:2]
+    if label_in_suffix(model.basemodel_m.label_block, cache_blocks) != (memory_label is not None):
+        raise ValueError("memory_label must be given exactly when the label map enters after "
+                         "the cached prefix")
+    label = None if memory_label is None else memory_label.reshape(b * t, *memory_label.shape[2:])
     fm = model.neck_m(_suffix(model.basemodel_m, memory.reshape(b * t, *memory.shape[2:]),
-                              cache_blocks))
+                              cache_blocks, label))
     fm = fm.reshape(b, t, *fm.shape[1:]).permute(0, 2, 1, 3, 4).contiguous()  # (B, C, T, s, s)
     fq = model.neck_q(_suffix(model.basemodel_q, query, cache_blocks))
     return model.head(fm, fq, model.score_geometry(crop_size)[1])
@@ -181,11 +228,15 @@ def _encode_items(model, cfg: TrainConfig, items) -> Dict[str, np.ndarray]:
     batch = {k: torch.stack([it[k] for it in items]) for k in
              ("memory_frames", "memory_fg_bg", "query", "cls_gt", "ctr_gt", "box_gt")}
     device = next(model.parameters()).device
-    memory, query = encode_prefix(model, cfg.cache_blocks, batch["memory_frames"].to(device),
-                                  batch["memory_fg_bg"].to(device), batch["query"].to(device))
-    return {"memory": memory.cpu().numpy().astype(np.float16),
-            "query": query.cpu().numpy().astype(np.float16),
-            **{k: batch[k].numpy().astype(np.float32) for k in ("cls_gt", "ctr_gt", "box_gt")}}
+    memory, query, label = encode_prefix(model, cfg.cache_blocks,
+                                         batch["memory_frames"].to(device),
+                                         batch["memory_fg_bg"].to(device), batch["query"].to(device))
+    out = {"memory": memory.cpu().numpy().astype(np.float16),
+           "query": query.cpu().numpy().astype(np.float16),
+           **{k: batch[k].numpy().astype(np.float32) for k in ("cls_gt", "ctr_gt", "box_gt")}}
+    if label is not None:
+        out[LABEL_ARRAY] = label.cpu().numpy().astype(np.float16)
+    return out
 
 
 def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_root: str,
@@ -232,13 +283,13 @@ def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_ro
                 items += [pairs.make_item(loaded, negative,
                                           np.random.default_rng([seed, CACHE_STREAM, p, d + 1]))
                           for d in range(draws)]
-            arrays = {k: [] for k in ARRAYS}
+            arrays = {k: [] for k in manifest["shapes"]}
             for start in range(0, len(items), 8):
                 for k, v in _encode_items(model, cfg, items[start:start + 8]).items():
                     arrays[k].append(v)
                 if bar is not None:
                     bar.update(len(items[start:start + 8]))
-            for k in ARRAYS:
+            for k in arrays:
                 _save_npy(_shard_path(folder, shard, f"{k}.npy"), np.concatenate(arrays[k]))
             atomic_write_text(_shard_path(folder, shard, "json"),
                               json.dumps({"samples": len(items)}))
@@ -269,7 +320,10 @@ class FeatureCache(torch.utils.data.Dataset):
         for shard in range(int(manifest["shards"])):
             expected_n = min(self.per_shard, self.samples - shard * self.per_shard)
             arrays = {}
-            for k in ARRAYS:
+            names = tuple(manifest["shapes"])
+            if not set(ARRAYS) <= set(names) <= set(ARRAYS) | {LABEL_ARRAY}:
+                raise StaleCacheError(f"{folder}: manifest lists arrays {names}")
+            for k in names:
                 path = _shard_path(folder, shard, f"{k}.npy")
                 try:
                     arr = np.load(path, mmap_mode="r", allow_pickle=False)

@@ -265,7 +265,7 @@ class Trainer:
                 from stmtrack_plugin.training.feature_cache import forward_from_cache
 
                 out = forward_from_cache(net, cfg.cache_blocks, batch["memory"], batch["query"],
-                                         cfg.crop_size)
+                                         cfg.crop_size, batch.get("memory_label"))
             else:
                 out = net(batch["memory_frames"], batch["memory_fg_bg"], batch["query"])
         return stmtrack_loss(out.cls_logits, out.ctr_logits, out.boxes, batch["cls_gt"],
