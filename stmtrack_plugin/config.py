@@ -253,7 +253,8 @@ def load_parameters(name_or_path: str = "default", **overrides) -> TrackerParams
 @dataclass(frozen=True)
 class WeightsChoice:
     """The weights file of a run and where it came from: ``"argument"``, ``"env"``
-    (``$STMTRACK_WEIGHTS``) or ``"builtin"`` (the package's own model, :mod:`stmtrack_plugin.weights`)."""
+    (``$STMTRACK_WEIGHTS``) or ``"builtin"`` (the package's own model,
+    :mod:`stmtrack_plugin.weights`)."""
 
     path: str
     source: str

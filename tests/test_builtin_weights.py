@@ -80,7 +80,8 @@ def test_explicit_path_and_environment_win(installed, checkpoints, monkeypatch, 
     assert resolve_weights() == checkpoints["googlenet"]
     choice = choose_weights(checkpoints["lite"])
     assert (choice.source, choice.path, choice.builtin) == ("argument", checkpoints["lite"], False)
-    assert resolve_weights(None, env={"STMTRACK_WEIGHTS": checkpoints["lite"]}) == checkpoints["lite"]
+    env = {"STMTRACK_WEIGHTS": checkpoints["lite"]}
+    assert resolve_weights(None, env=env) == checkpoints["lite"]
     assert NOTICE not in capsys.readouterr().err
     with pytest.raises(FileNotFoundError, match="from argument does not exist"):
         resolve_weights(str(Path(checkpoints["lite"]).parent / "nope.pkl"))

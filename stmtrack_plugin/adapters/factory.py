@@ -45,8 +45,8 @@ class TrackerSpec:
 
     ``kind`` is ``"stmtrack"`` or one of :data:`peers.PEER_NAMES`. ``params``, ``weights`` and
     ``device`` apply to STMTrack: ``params`` None takes the file the weights call for, else
-    ``fallback_params`` (a benchmark's own; :meth:`params_name`); ``nanotrack_dir`` to the NanoTrack peer. ``label`` is the name
-    results are written under (defaults to ``kind``).
+    ``fallback_params`` (a benchmark's own; :meth:`params_name`); ``nanotrack_dir`` to the
+    NanoTrack peer. ``label`` is the name results are written under (defaults to ``kind``).
     """
 
     kind: str = "stmtrack"

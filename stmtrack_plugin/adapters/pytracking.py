@@ -83,7 +83,8 @@ def _cached_network(spec: TrackerSpec):
     from stmtrack_plugin.tracking.tracker import build_model
 
     device = torch.device(spec.device or "cpu")
-    compute_dtype = load_parameters(spec.params_name()).compute_dtype  # the network is prepared for it
+    # the network is prepared for the parameter file's compute dtype
+    compute_dtype = load_parameters(spec.params_name()).compute_dtype
     return build_model(spec.weights, device, compute_dtype), device
 
 

@@ -140,7 +140,7 @@ def checkpoint_backbone(path: str) -> str:
     """
     import torch
 
-    from stmtrack_plugin.model.checkpoint import CheckpointError, _config_of, read_checkpoint
+    from stmtrack_plugin.model.checkpoint import _config_of, read_checkpoint
 
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
