@@ -47,7 +47,9 @@ setup(
     + ["stmtrack_plugin.parameters"],
     package_dir={"stmtrack_plugin.parameters": "parameters"},
     include_package_data=True,
-    package_data={"stmtrack_plugin": ["resources/*"]},
+    # the built-in STMTrack-Lite checkpoint and its manifest (stmtrack_plugin/weights/)
+    package_data={"stmtrack_plugin": ["resources/*"],
+                  "stmtrack_plugin.weights": ["*.pkl", "*.json"]},
     install_requires=[
         "torch>=2.0",
         "numpy>=1.21",

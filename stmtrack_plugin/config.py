@@ -256,19 +256,41 @@ def load_parameters(name_or_path: str = "default", **overrides) -> TrackerParams
     return replace_strict(params, overrides) if overrides else params
 
 
-def resolve_weights(path: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
-    """Return the weights file: ``path`` if given, else ``$STMTRACK_WEIGHTS``.
+@dataclass(frozen=True)
+class WeightsChoice:
+    """The weights file of a run and where it came from: ``"argument"``, ``"env"``
+    (``$STMTRACK_WEIGHTS``) or ``"builtin"`` (the package's own model,
+    :mod:`stmtrack_plugin.weights`)."""
 
-    Raises ``FileNotFoundError`` naming both sources when neither gives an existing file.
+    path: str
+    source: str
+
+    @property
+    def builtin(self) -> bool:
+        return self.source == "builtin"
+
+
+def choose_weights(path: Optional[str] = None,
+                   env: Optional[Mapping[str, str]] = None) -> WeightsChoice:
+    """The weights file: ``path`` if given, else ``$STMTRACK_WEIGHTS``, else the built-in model.
+
+    A given path or variable that names no file raises ``FileNotFoundError``. The built-in is
+    checked against its manifest's SHA-256 and announced once per process on stderr; when it is
+    not installed, ``FileNotFoundError`` says how to name weights.
     """
     env = os.environ if env is None else env
     candidate = path or env.get(WEIGHTS_ENV)
     if not candidate:
-        raise FileNotFoundError(
-            f"no weights given: pass a path (e.g. --weights FILE) or set {WEIGHTS_ENV}. "
-            "See the README for the authors' released checkpoints.")
+        from stmtrack_plugin import weights as builtin
+
+        return WeightsChoice(builtin.use_builtin(), "builtin")
     candidate = os.path.expanduser(candidate)
     if not os.path.isfile(candidate):
         source = "argument" if path else WEIGHTS_ENV
         raise FileNotFoundError(f"weights file from {source} does not exist: {candidate}")
-    return candidate
+    return WeightsChoice(candidate, "argument" if path else "env")
+
+
+def resolve_weights(path: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> str:
+    """The path of :func:`choose_weights`: ``path`` > ``$STMTRACK_WEIGHTS`` > the built-in."""
+    return choose_weights(path, env).path

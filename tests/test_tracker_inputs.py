@@ -177,8 +177,11 @@ def test_crop_size_that_does_not_fit_the_model(tracker):
 
 
 def test_missing_weights(monkeypatch, tmp_path):
+    from stmtrack_plugin import weights as builtin
+
     monkeypatch.delenv("STMTRACK_WEIGHTS", raising=False)
-    with pytest.raises(FileNotFoundError, match="no weights given"):
+    monkeypatch.setattr(builtin, "BUILTIN", builtin.BuiltinModel(folder=str(tmp_path)))  # none
+    with pytest.raises(FileNotFoundError, match="no weights given and the built-in"):
         STMTracker.from_params(load_parameters("default"))
     with pytest.raises(FileNotFoundError, match="does not exist"):
         STMTracker.from_params(load_parameters("default"), weights=str(tmp_path / "nope.pkl"))

@@ -102,7 +102,12 @@ def test_workspace_warns_without_weights_and_for_short_sequences(tmp_path, seque
                                                                 monkeypatch, capsys):
     from stmtrack_plugin.cli.main import main as stmtrack_main
 
+    from stmtrack_plugin import weights as builtin
+
     monkeypatch.delenv("STMTRACK_WEIGHTS", raising=False)
+    empty = tmp_path / "no_builtin"
+    empty.mkdir()
+    monkeypatch.setattr(builtin, "BUILTIN", builtin.BuiltinModel(folder=str(empty)))
     base = ["vot-workspace", "--sequences", str(sequences_dir), "--names", "Crossing", "Couple",
             "--max-frames", "30"]
     assert stmtrack_main(base[:1] + [str(tmp_path / "a")] + base[1:]) == 0

@@ -16,23 +16,26 @@ from typing import Optional, Union
 from stmtrack_plugin.adapters.peers import PEER_NAMES, OpenCVPeer, find_nanotrack_files
 from stmtrack_plugin.config import TrackerParams, load_parameters, resolve_weights
 from stmtrack_plugin.interfaces import Tracker
+from stmtrack_plugin.weights import choose_params
 
 #: environment variables read by the toolkit entry points (VOT server, pytracking shims)
 PARAMS_ENV = "STMTRACK_PARAMS"
 DEVICE_ENV = "STMTRACK_DEVICE"
 
 
-def build_stmtracker(params: Union[str, TrackerParams] = "default", weights: Optional[str] = None,
-                     device: Optional[str] = None) -> Tracker:
+def build_stmtracker(params: Union[str, TrackerParams, None] = None,
+                     weights: Optional[str] = None, device: Optional[str] = None) -> Tracker:
     """Build an STMTracker from a parameter name (or ``.py`` path, or object), weights and device.
 
-    ``weights`` None falls back to ``$STMTRACK_WEIGHTS`` (see :func:`config.resolve_weights`);
-    ``device`` None lets the tracker choose (CPU unless told otherwise).
+    ``weights`` None falls back to ``$STMTRACK_WEIGHTS``, then the built-in model (see
+    :func:`config.choose_weights`); ``params`` None takes the file those weights call for
+    (:func:`stmtrack_plugin.weights.choose_params`); ``device`` None lets the tracker choose
+    (CPU unless told otherwise).
     """
     from stmtrack_plugin.tracking import STMTracker
 
     if not isinstance(params, TrackerParams):
-        params = load_parameters(params)
+        params = load_parameters(choose_params(params, weights))
     return STMTracker.from_params(params, weights=weights, device=device)
 
 
@@ -41,12 +44,14 @@ class TrackerSpec:
     """Picklable recipe for a tracker: STMTrack with its settings, or an OpenCV peer.
 
     ``kind`` is ``"stmtrack"`` or one of :data:`peers.PEER_NAMES`. ``params``, ``weights`` and
-    ``device`` apply to STMTrack; ``nanotrack_dir`` to the NanoTrack peer. ``label`` is the name
-    results are written under (defaults to ``kind``).
+    ``device`` apply to STMTrack: ``params`` None takes the file the weights call for, else
+    ``fallback_params`` (a benchmark's own; :meth:`params_name`); ``nanotrack_dir`` to the
+    NanoTrack peer. ``label`` is the name results are written under (defaults to ``kind``).
     """
 
     kind: str = "stmtrack"
-    params: str = "default"
+    params: Optional[str] = None
+    fallback_params: str = "default"
     weights: Optional[str] = None
     device: Optional[str] = None
     nanotrack_dir: Optional[str] = None
@@ -61,6 +66,10 @@ class TrackerSpec:
     def name(self) -> str:
         return self.label or self.kind
 
+    def params_name(self) -> str:
+        """The parameter file STMTrack runs with (resolves the weights when none is named)."""
+        return choose_params(self.params, self.weights, fallback=self.fallback_params)
+
     @property
     def deterministic(self) -> bool:
         """MIL draws random samples; every other tracker here gives identical reruns."""
@@ -69,7 +78,7 @@ class TrackerSpec:
     def build(self) -> Tracker:
         """Construct the tracker (loads weights / ONNX files; call once per process)."""
         if self.kind == "stmtrack":
-            return build_stmtracker(self.params, self.weights, self.device)
+            return build_stmtracker(self.params_name(), self.weights, self.device)
         return OpenCVPeer(self.kind, nanotrack_dir=self.nanotrack_dir)
 
     def __call__(self) -> Tracker:
@@ -84,10 +93,11 @@ class TrackerSpec:
 
         record = {"package_version": __version__, "tracker": self.kind, "info.device": self.device}
         if self.kind == "stmtrack":
-            weights = resolve_weights(self.weights)
+            weights = resolve_weights(self.weights)  # the built-in too: hashed like any file
+            params = self.params_name()
             record.update({"weights_sha256": file_sha256(weights),
-                           "info.weights": os.path.abspath(weights), "info.params": self.params})
-            record.update(flatten("params", load_parameters(self.params)))
+                           "info.weights": os.path.abspath(weights), "info.params": params})
+            record.update(flatten("params", load_parameters(params)))
         elif self.kind == "nanotrack":
             files = find_nanotrack_files(self.nanotrack_dir)
             record["weights_sha256"] = "+".join(file_sha256(f) for f in files)

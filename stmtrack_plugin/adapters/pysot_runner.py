@@ -149,8 +149,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default <pysot-root>/testing_dataset/<DATASET>)")
     p.add_argument("--results", default="results", help="results folder (test.py: results)")
     p.add_argument("--name", default="STMTrack", help="tracker folder name (pysot model_name)")
-    p.add_argument("--params", help="parameter name or .py file (default: the dataset's own)")
-    p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS)")
+    p.add_argument("--params", help="parameter name or .py file (default: lite for a Lite0 "
+                   "checkpoint, else the dataset's own)")
+    p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS, else the built-in "
+                   "model)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0")
     p.add_argument("--video", action="append", default=[], help="only this video (repeatable)")
     p.add_argument("--init-rule", choices=INIT_RULES, default="stmtrack",
@@ -168,7 +170,7 @@ def main(argv=None) -> int:
 
     args = build_parser().parse_args(argv)
     try:
-        spec = TrackerSpec(params=args.params or default_params(args.dataset),
+        spec = TrackerSpec(params=args.params, fallback_params=default_params(args.dataset),
                            weights=args.weights, device=args.device, label=args.name)
         dataset = load_dataset(args.pysot_root, args.dataset, args.dataset_root)
         jobs = make_jobs(dataset, args.dataset, args.results, args.name, args.video,

@@ -53,11 +53,12 @@ def _params_class():
         return _FallbackParams
 
 
-def parameters(name: str = "default", weights: Optional[str] = None,
+def parameters(name: Optional[str] = None, weights: Optional[str] = None,
                device: Optional[str] = None, tracker: str = "stmtrack"):
     """pytracking parameter object naming STMTrack's parameter set, weights and device.
 
-    ``weights`` None means ``$STMTRACK_WEIGHTS`` at tracking time.
+    ``weights`` None means ``$STMTRACK_WEIGHTS``, else the built-in model, at tracking time;
+    ``name`` None means the parameter file those weights call for.
     """
     params = _params_class()()
     params.stmtrack_params = name
@@ -82,7 +83,8 @@ def _cached_network(spec: TrackerSpec):
     from stmtrack_plugin.tracking.tracker import build_model
 
     device = torch.device(spec.device or "cpu")
-    compute_dtype = load_parameters(spec.params).compute_dtype  # the network is prepared for it
+    # the network is prepared for the parameter file's compute dtype
+    compute_dtype = load_parameters(spec.params_name()).compute_dtype
     return build_model(spec.weights, device, compute_dtype), device
 
 
@@ -94,12 +96,12 @@ def new_tracker(spec: TrackerSpec) -> Tracker:
     from stmtrack_plugin.tracking import STMTracker
 
     model, device = _cached_network(spec)
-    return STMTracker(model, load_parameters(spec.params), device)
+    return STMTracker(model, load_parameters(spec.params_name()), device)
 
 
 def _spec_from_params(params) -> TrackerSpec:
     return TrackerSpec(kind=getattr(params, "stmtrack_tracker", "stmtrack"),
-                       params=getattr(params, "stmtrack_params", "default"),
+                       params=getattr(params, "stmtrack_params", None),
                        weights=getattr(params, "weights", None) or os.environ.get(
                            WEIGHTS_ENV) or None,
                        device=getattr(params, "device", None))
@@ -186,12 +188,13 @@ def import_pytracking(root: str):
     return module
 
 
-def make_evaluation_tracker(name: str = "stmtrack", params: str = "default",
+def make_evaluation_tracker(name: str = "stmtrack", params: Optional[str] = None,
                             weights: Optional[str] = None, device: Optional[str] = None,
                             run_id: Optional[int] = None, display_name: Optional[str] = None):
     """A ``pytracking.evaluation.Tracker`` for STMTrack without shim files in the checkout.
 
-    ``params`` is a parameter name or a ``.py`` file (whose stem names the results folder).
+    ``params`` is a parameter name or a ``.py`` file (whose stem names the results folder);
+    None: the one the weights call for (:func:`stmtrack_plugin.weights.choose_params`).
 
     Results go where pytracking puts them (``<results_path>/<name>/<params>[_<run_id>]``), so
     pytracking's analysis scripts and published raw results compare directly. pytracking must
@@ -199,6 +202,9 @@ def make_evaluation_tracker(name: str = "stmtrack", params: str = "default",
     """
     from pytracking.evaluation import Tracker
 
+    from stmtrack_plugin.weights import choose_params
+
+    params = choose_params(params, weights)
     param_name = os.path.splitext(os.path.basename(params))[0] if params.endswith(".py") \
         else params
 
@@ -213,7 +219,7 @@ def make_evaluation_tracker(name: str = "stmtrack", params: str = "default",
     return PluginTracker()
 
 
-def run_dataset(root: str, dataset: str, params: str = "default", weights: Optional[str] = None,
+def run_dataset(root: str, dataset: str, params: Optional[str] = None, weights: Optional[str] = None,
                 device: Optional[str] = None, sequence: Optional[str] = None, threads: int = 0,
                 run_id: Optional[int] = None, name: str = "stmtrack"):
     """Run STMTrack on a pytracking dataset (``otb``, ``got10k_val``, ...) of checkout ``root``."""

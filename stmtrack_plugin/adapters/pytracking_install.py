@@ -93,6 +93,16 @@ def _param_entry(entry: str):
     return name, path
 
 
+def _suggested_params(weights: Optional[str]) -> str:
+    """The parameter name to suggest after install: the one the weights call for."""
+    from stmtrack_plugin.weights import choose_params
+
+    try:
+        return choose_params(None, weights)
+    except (OSError, ValueError, RuntimeError):  # no weights yet: they may be set when tracking
+        return "default"
+
+
 def uninstall(root: str, name: str = "stmtrack") -> list:
     """Remove the shim folders written by :func:`install`; returns the removed folders."""
     removed = []
@@ -114,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     inst.add_argument("--params", nargs="+", help="parameter names or .py files (default: all "
                       "shipped); a file FILE.py becomes pytracking parameter FILE")
     inst.add_argument("--weights", help="checkpoint baked into the parameter files "
-                      "(default: $STMTRACK_WEIGHTS when tracking)")
+                      "(default: $STMTRACK_WEIGHTS when tracking, else the built-in model)")
     inst.add_argument("--device", help="torch device baked into the parameter files")
     inst.add_argument("--name", default="stmtrack", help="tracker name in pytracking")
     inst.add_argument("--force", action="store_true", help="overwrite existing folders")
@@ -126,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run a pytracking dataset without writing into the checkout")
     run.add_argument("--root", required=True, help="pytracking checkout")
     run.add_argument("--dataset", default="otb", help="pytracking dataset name")
-    run.add_argument("--params", default="default")
+    run.add_argument("--params", help="parameter name or .py file (default: the one the "
+                     "weights call for: lite for a Lite0 checkpoint, else default)")
     run.add_argument("--weights")
     run.add_argument("--device")
     run.add_argument("--sequence", help="one sequence (name or index)")
@@ -169,7 +180,8 @@ def main(argv=None) -> int:
                                 args.force):
                 print(f"wrote {path}")
             _setup_checkout(args)
-            print(f"now: python pytracking/run_tracker.py {args.name} default --dataset_name otb")
+            print(f"now: python pytracking/run_tracker.py {args.name} "
+                  f"{_suggested_params(args.weights)} --dataset_name otb")
         else:
             from stmtrack_plugin.adapters.pytracking import run_dataset
 

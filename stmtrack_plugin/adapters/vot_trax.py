@@ -181,10 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="STMTrack TraX server for the VOT toolkit (started by the toolkit).")
     p.add_argument("--tracker", default=env.get(TRACKER_ENV, "stmtrack"),
                    help="stmtrack or an OpenCV peer (csrt, kcf, mil, nanotrack)")
-    p.add_argument("--params", default=env.get(PARAMS_ENV, "vot2018"),
-                   help=f"parameter name or .py file (default: ${PARAMS_ENV} or vot2018)")
+    p.add_argument("--params", default=env.get(PARAMS_ENV),
+                   help=f"parameter name or .py file (default: ${PARAMS_ENV}, else lite for a "
+                        "Lite0 checkpoint, else vot2018)")
     p.add_argument("--weights", default=env.get(WEIGHTS_ENV),
-                   help=f"checkpoint (default: ${WEIGHTS_ENV})")
+                   help=f"checkpoint (default: ${WEIGHTS_ENV}, else the built-in model)")
     p.add_argument("--device", default=env.get(DEVICE_ENV), help="torch device")
     p.add_argument("--nanotrack-dir", default=env.get(NANOTRACK_ENV))
     p.add_argument("--polygon-init", choices=("stmtrack", "pysot", "bounds"),
@@ -196,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    spec = TrackerSpec(kind=args.tracker, params=args.params, weights=args.weights,
+    spec = TrackerSpec(kind=args.tracker, params=args.params, fallback_params="vot2018",
+                       weights=args.weights,
                        device=args.device, nanotrack_dir=args.nanotrack_dir)
     try:
         tracker = spec.build()  # before the handshake: start-up is not under the watchdog

@@ -52,7 +52,7 @@ experiments:
 class WorkspaceOptions:
     """What goes into the workspace. ``stack`` None writes the local stack (``stack.yaml``)."""
 
-    params: str = "vot2018"
+    params: Optional[str] = None  # None: the server picks (the weights' own file, or vot2018)
     weights: Optional[str] = None
     device: Optional[str] = None
     tracker_id: str = "stmtrack"
@@ -80,7 +80,7 @@ def tracker_entry(section: str, label: str, env: dict, timeout: int, python: str
 
 def trackers_ini(opts: WorkspaceOptions) -> str:
     """``trackers.ini`` text: the STMTrack entry plus one per requested peer."""
-    env = {PARAMS_ENV: _abs_if_file(opts.params),
+    env = {PARAMS_ENV: _abs_if_file(opts.params) if opts.params else None,
            WEIGHTS_ENV: os.path.abspath(opts.weights) if opts.weights else None,
            DEVICE_ENV: opts.device}
     parts = ["# written by `stmtrack vot-workspace`; the server is stmtrack_plugin.vot_trax\n",
@@ -206,12 +206,32 @@ def stack_eao_interval(stack: str) -> Optional[Tuple[int, int]]:
     return (int(low.group(1)), int(high.group(1))) if low and high else None
 
 
+def _no_weights_note() -> str:
+    """What a workspace without weights will track with: the built-in model, if it is usable."""
+    from stmtrack_plugin import weights as builtin
+
+    try:
+        path = builtin.builtin_weights_path()
+        sha = builtin.read_manifest()["sha256"].lower()
+    except (OSError, ValueError) as exc:
+        return ("warning: no weights: trackers.ini names none, $STMTRACK_WEIGHTS is not set and "
+                f"the built-in model cannot be used ({exc}), so unless $STMTRACK_WEIGHTS is set "
+                "when `vot evaluate` runs the tracker process fails at start and the VOT toolkit "
+                "reports only \"Unable to connect\". Pass --weights FILE (trained, or seeded "
+                "random weights from `stmtrack weights random --out FILE` for a smoke test).")
+    return (f"note: no weights: trackers.ini names none and $STMTRACK_WEIGHTS is not set, so the "
+            f"tracker uses the built-in {builtin.BUILTIN.title} model ({path}, sha256 {sha}); "
+            "pass --weights FILE (or set $STMTRACK_WEIGHTS when `vot evaluate` runs) for the "
+            "authors' checkpoint.")
+
+
 def workspace_warnings(workspace: str, opts: WorkspaceOptions,
                        env: Optional[Mapping[str, str]] = None) -> List[str]:
     """What would make ``vot evaluate`` / ``vot analysis`` fail or mislead, said at creation.
 
-    * no weights in ``trackers.ini`` and no ``$STMTRACK_WEIGHTS`` now: the tracker process would
-      exit at start and the toolkit only reports "Unable to connect";
+    * no weights in ``trackers.ini`` and no ``$STMTRACK_WEIGHTS`` now: the tracker will use the
+      built-in model (said, with its SHA-256); when that is not installed (or fails its check)
+      the tracker process would exit at start and the toolkit only reports "Unable to connect";
     * sequences no longer than the EAO interval's ``low``: vot-toolkit 0.7.4 averages the EAO
       curve over ``[low, high]`` of a curve as long as the longest sequence, so EAO is NaN; the
       interval is ``--eao-interval`` of the local stack (a built-in stack's is fixed).
@@ -219,12 +239,7 @@ def workspace_warnings(workspace: str, opts: WorkspaceOptions,
     env = os.environ if env is None else env
     notes = []
     if not opts.weights and not env.get(WEIGHTS_ENV):
-        notes.append(
-            "warning: no weights: trackers.ini names none and $STMTRACK_WEIGHTS is not set, so "
-            "unless it is set when `vot evaluate` runs the tracker process fails at start and "
-            "the VOT toolkit reports only \"Unable to connect\". Pass --weights FILE (trained, "
-            "or seeded random weights from `stmtrack weights random --out FILE` for a smoke "
-            "test).")
+        notes.append(_no_weights_note())
     lengths = sequence_lengths(workspace)
     interval = tuple(opts.eao_interval) if opts.stack is None else stack_eao_interval(opts.stack)
     if lengths and interval:

@@ -40,9 +40,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--reports", default="reports", help="reports folder (got10k)")
     p.add_argument("--tracker", default="stmtrack", choices=("stmtrack",) + PEER_NAMES)
     p.add_argument("--name", help="results name (default STMTrack, or the peer's name)")
-    p.add_argument("--params", help="parameter name or .py file (default: the benchmark's own, "
-                   "e.g. otb, uav123, lasot, got10k, vot2018)")
-    p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS)")
+    p.add_argument("--params", help="parameter name or .py file (default: lite for a Lite0 "
+                   "checkpoint, else the benchmark's own, e.g. otb, uav123, lasot, got10k, "
+                   "vot2018)")
+    p.add_argument("--weights", help="checkpoint (default $STMTRACK_WEIGHTS, else the built-in "
+                   "model)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0")
     p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX files")
     p.add_argument("--workers", type=int, default=1, help="processes (sequences in parallel)")
@@ -60,9 +62,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _spec(args) -> TrackerSpec:
     name = args.name or ("STMTrack" if args.tracker == "stmtrack" else args.tracker)
-    params = args.params or default_params(args.benchmark if args.toolkit == "got10k"
-                                           else args.dataset)
-    return TrackerSpec(kind=args.tracker, params=params, weights=args.weights,
+    fallback = default_params(args.benchmark if args.toolkit == "got10k" else args.dataset)
+    return TrackerSpec(kind=args.tracker, params=args.params, fallback_params=fallback,
+                       weights=args.weights,
                        device=args.device, nanotrack_dir=args.nanotrack_dir, label=name)
 
 

@@ -35,9 +35,12 @@ def add_arguments(parser):
     init.add_argument("--box", help="init box x,y,w,h (0-based pixels)")
     init.add_argument("--gt", help="ground-truth file: line 1 initializes, all lines are scored")
     parser.add_argument("--weights", default=None,
-                        help="checkpoint file (default: $STMTRACK_WEIGHTS)")
-    parser.add_argument("--params", default="default",
-                        help="parameter file name (default, got10k, otb, ...) or a .py path")
+                        help="checkpoint file (default: $STMTRACK_WEIGHTS, else the built-in "
+                             "STMTrack-Lite model)")
+    parser.add_argument("--params", default=None,
+                        help="parameter file name (default, got10k, otb, lite, ...) or a .py path "
+                             "(default: the one the weights call for: lite for a Lite0 "
+                             "checkpoint, else default)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a tracker parameter, e.g. --set window_influence=0.3 "
                              "(repeatable; VALUE is JSON or a plain string)")
@@ -145,11 +148,13 @@ def _run(args) -> int:
     from stmtrack_plugin.utils.devices import resolve_device
     from stmtrack_plugin.utils.io import atomic_write_text
     from stmtrack_plugin.utils.video import open_source
+    from stmtrack_plugin.weights import choose_params
 
     source = open_source(args.source)
     box, gt = _initial_box_and_gt(args, source)
     _check_outputs(args)
-    params = load_parameters(args.params, **parse_overrides(args.set))
+    params = load_parameters(choose_params(args.params, args.weights),
+                             **parse_overrides(args.set))
     _set_threads(resolve_threads(args.threads))
     tracker = STMTracker.from_params(params, weights=args.weights, device=resolve_device(args.device))
     boxes, times = [], []

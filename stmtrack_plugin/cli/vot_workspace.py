@@ -23,8 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gt-base", type=int, choices=(0, 1), default=1,
                    help="index base of the source ground truth (OTB: 1)")
     p.add_argument("--copy-frames", action="store_true", help="copy frames instead of symlinks")
-    p.add_argument("--params", default="vot2018", help="parameter name or .py file")
-    p.add_argument("--weights", help="checkpoint (else $STMTRACK_WEIGHTS when the toolkit runs)")
+    p.add_argument("--params", help="parameter name or .py file (default: the one the weights "
+                   "call for when the toolkit runs: lite for a Lite0 checkpoint, else vot2018)")
+    p.add_argument("--weights", help="checkpoint (else $STMTRACK_WEIGHTS when the toolkit runs, "
+                   "else the built-in model)")
     p.add_argument("--device", help="torch device for the tracker process")
     p.add_argument("--tracker-id", default="stmtrack", help="trackers.ini section name")
     p.add_argument("--timeout", type=int, default=300, help="seconds per tracker reply")

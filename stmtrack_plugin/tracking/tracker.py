@@ -72,7 +72,8 @@ class _VideoState:
 
 def build_model(weights: Optional[str] = None, device=None,
                 compute_dtype: str = "float32") -> TrackingModel:
-    """The network for a weights file (``weights`` or ``$STMTRACK_WEIGHTS``), ready to track.
+    """The network for a weights file (``weights``, ``$STMTRACK_WEIGHTS`` or the built-in
+    model: :func:`stmtrack_plugin.config.choose_weights`), ready to track.
 
     The architecture is the one the checkpoint records (``model_config``, written by
     :func:`stmtrack_plugin.model.save_checkpoint`); the authors' files record none and get the
@@ -158,7 +159,9 @@ class STMTracker:
     @classmethod
     def from_params(cls, params: TrackerParams, weights: Optional[str] = None, device=None,
                     debug: bool = False) -> "STMTracker":
-        """Build the network a weights file describes (``weights`` or $STMTRACK_WEIGHTS)."""
+        """Build the network a weights file describes (``weights``, $STMTRACK_WEIGHTS, else
+        the built-in model). ``params`` is used as given (pick it with
+        :func:`stmtrack_plugin.weights.choose_params` to follow the weights)."""
         device = torch.device(device or "cpu")
         return cls(build_model(weights, device, params.compute_dtype), params, device, debug)
 

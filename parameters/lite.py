@@ -1,0 +1,22 @@
+"""Setting of the built-in STMTrack-Lite model (EfficientNet-Lite0 trunk, ``train_lite`` recipe).
+
+Chosen automatically when no parameter file is named and the weights are a Lite0 checkpoint
+(:func:`stmtrack_plugin.weights.choose_params`). 225-pixel crops (the training crop size, a
+15 x 15 score map at stride 16); the other values are the GOT-10k test values for now. Not a
+paper setting.
+"""
+import dataclasses
+
+from stmtrack_plugin.config import TrackerParams
+from stmtrack_plugin.model.trunks import model_config_for
+from stmtrack_plugin.parameters import got10k
+
+
+def parameters() -> TrackerParams:
+    return dataclasses.replace(
+        got10k.parameters(),
+        name="lite",
+        crop_size=225,
+        total_stride=16,
+        model=model_config_for("efficientnet_lite0", neck_channels=256, head_channels=128),
+    )
