@@ -18,5 +18,6 @@ def parameters() -> TrackerParams:
         name="lite",
         crop_size=225,
         total_stride=16,
-        model=model_config_for("efficientnet_lite0", neck_channels=256, head_channels=128),
+        model=model_config_for("efficientnet_lite0", neck_channels=256, head_channels=128,
+                               label_block=11),
     )
