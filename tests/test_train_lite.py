@@ -174,13 +174,16 @@ def test_cached_route_trains_reuses_its_cache_and_tracks(data_root, tmp_path, sh
     shard = cache / "shard-00000.memory.npy"
     assert np.load(shard).dtype == np.float16
     stamp, content = shard.stat().st_mtime_ns, np.load(shard)
-    # frozen prefix untouched; late blocks and head trained
+    # the recipe caches the whole trunk (untouched); the label projection at its output, the
+    # necks and the head train
     init = build_training_model(load_recipe(recipe), torch.device("cpu")).state_dict()
     final = final_state(out1)
-    for key in ("basemodel_q.stem.conv.weight", "basemodel_m.proj_fg_bg_label_map.weight",
-                "basemodel_m.blocks.4.project.bn.weight", "basemodel_q.blocks.2.expand.bn.running_mean"):
+    for key in ("basemodel_q.stem.conv.weight", "basemodel_m.blocks.4.project.bn.weight",
+                "basemodel_q.blocks.9.depthwise.conv.weight",
+                "basemodel_m.blocks.10.project.conv.weight",
+                "basemodel_q.blocks.2.expand.bn.running_mean"):
         assert torch.equal(init[key], final[key]), key
-    for key in ("basemodel_q.blocks.9.depthwise.conv.weight", "head.cls_score.conv.weight"):
+    for key in ("basemodel_m.proj_fg_bg_label_map.weight", "head.cls_score.conv.weight"):
         assert not torch.equal(init[key], final[key]), key
     rows = (out1 / "train_log.csv").read_text().splitlines()
     assert len(rows) == 1 + 2 * 2 and (out1 / "train_log.png").is_file()
