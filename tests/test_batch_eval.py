@@ -134,9 +134,9 @@ def test_runner_batch_writes_the_same_results_and_resumes(tiny_tracker, clips, t
     one = run_jobs(factory, _jobs(clips, tmp_path / "b1"), progress=False)
     two = run_jobs(factory, _jobs(clips, tmp_path / "b2"), progress=False, batch=2)
     assert one.ok and two.ok and sorted(two.finished) == sorted(clips)
-    assert max(sizes) == 2 and sum(sizes) == sum(n - 1 for n in CLIPS.values())
-    # no idle slot while a sequence waits: the batch is 2 until the last clip runs alone
-    assert sizes.count(1) <= max(CLIPS.values()) - 1
+    # no idle slot while a sequence waits: Couple takes bag's slot as soon as bag ends, so the
+    # batch is 2 until Crossing (13 tracked frames) ends, then Couple runs its last 5 alone
+    assert sizes == [2] * 13 + [1] * 5
     for name in clips:
         a = np.loadtxt(tmp_path / "b1" / f"{name}.txt", delimiter=",")
         b = np.loadtxt(tmp_path / "b2" / f"{name}.txt", delimiter=",")
@@ -167,3 +167,14 @@ def test_cli_refuses_batch_it_cannot_honour(tmp_path, capsys, extra, message):
             str(tmp_path / "r"), "--batch", "2"] + extra
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_failing_sequence_is_reported_and_the_others_go_on(tiny_tracker, clips, tmp_path):
+    jobs = _jobs(clips, tmp_path / "r")
+    frames, gt = clips["bag"]
+    broken = frames[:4] + clips["Crossing"][0][4:6] + frames[6:]  # frame size changes
+    jobs[1] = Job("bag", broken, gt, jobs[1].layout)
+    summary = run_jobs(lambda: tracker_like(tiny_tracker), jobs, progress=False, batch=3)
+    assert sorted(summary.finished) == ["Couple", "Crossing"]
+    assert list(summary.failed) == ["bag"] and "frame size changed" in summary.failed["bag"]
+    assert not (tmp_path / "r" / "bag.txt").exists()
