@@ -178,3 +178,30 @@ def test_a_failing_sequence_is_reported_and_the_others_go_on(tiny_tracker, clips
     assert sorted(summary.finished) == ["Couple", "Crossing"]
     assert list(summary.failed) == ["bag"] and "frame size changed" in summary.failed["bag"]
     assert not (tmp_path / "r" / "bag.txt").exists()
+
+
+def test_cli_eval_batch_matches_batch_1_resumes_and_shards(tmp_path, sequences_dir, capsys):
+    from stmtrack_plugin.cli.main import main
+    from toolkit_helpers import served_tracker, truncated_otb_copy
+
+    root = tmp_path / "OTB100"
+    for name, n in (("Crossing", 7), ("Jogging-1", 4), ("bag", 6)):
+        truncated_otb_copy(sequences_dir / name, root, n)
+    tracker = served_tracker(tmp_path)
+
+    def run(results, *extra):
+        return main(["eval", "--toolkit", "pysot", "--dataset", "OTB100", "--root", str(root),
+                     "--results", str(tmp_path / results), "--quiet", "--threads", "1",
+                     "--device", "cpu", "--params", tracker.params, "--weights",
+                     tracker.weights] + list(extra))
+
+    assert run("one") == 0 and run("two", "--batch", "2") == 0
+    assert "3 sequence(s) run, 0 skipped" in capsys.readouterr().out
+    for name in ("Crossing", "Jogging-1", "bag"):
+        a, b = (np.loadtxt(tmp_path / d / "OTB100" / "STMTrack" / f"{name}.txt", delimiter=",")
+                for d in ("one", "two"))
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-3  # 4 decimals in the files
+    assert run("one", "--batch", "3") == 0  # same tracker and settings: resumed, not redone
+    assert "0 sequence(s) run, 3 skipped" in capsys.readouterr().out
+    assert run("shard", "--batch", "2", "--shard", "0/2") == 0
+    assert len(list((tmp_path / "shard" / "OTB100" / "STMTrack").glob("*.txt"))) == 2
