@@ -14,7 +14,7 @@ from stmtrack_plugin.model.inference import prepare_for_inference
 from stmtrack_plugin.model.random_weights import randomize_model
 from stmtrack_plugin.tracking import STMTracker
 from stmtrack_plugin.tracking import batch as batch_mod
-from stmtrack_plugin.tracking.batch import track_step, tracker_like
+from stmtrack_plugin.tracking.batch import pad_memories, track_step, tracker_like
 from stmtrack_plugin.utils.io import read_image_bgr
 from stmtrack_plugin.utils.sequences import load_otb_sequence
 
@@ -68,6 +68,14 @@ def test_masked_read_equals_the_read_of_the_real_frames_only():
         memory_read(fm, fq, memory_mask=mask[:, :4])
     with pytest.raises(ValueError, match="no memory frame"):
         memory_read(fm, fq, memory_mask=torch.zeros(2, 5, dtype=torch.bool))
+
+
+def test_pad_memories_pads_with_zeros_and_marks_real_frames_on_the_device():
+    memories = [torch.ones(1, 4, t, 2, 2, device=CPU) for t in (3, 5, 1)]
+    memory, mask = pad_memories(memories)
+    assert memory.shape == (3, 4, 5, 2, 2) and memory.device == CPU and mask.device == CPU
+    assert mask.tolist() == [[True] * 3 + [False] * 2, [True] * 5, [True] + [False] * 4]
+    assert torch.equal(memory.sum(dim=(1, 3, 4)), 16 * mask.float())
 
 
 def test_lockstep_steps_with_refill_equal_per_sequence_runs(tiny_tracker, clips, monkeypatch):
