@@ -17,6 +17,8 @@
   process that dies outright is replaced and its sequence retried once before it is reported.
 * A tqdm bar shows sequences done; with one worker a second bar shows the frames of the current
   sequence and its tracking speed (:class:`FrameProgress`, init frames not counted).
+* ``batch > 1`` tracks that many sequences at once with batched network calls (:mod:`lockstep`);
+  its frames bar counts the frames of all of them (rate: frames/s).
 """
 from __future__ import annotations
 
@@ -216,7 +218,7 @@ def _run_in_worker(job: Job, run_record: Optional[dict] = None) -> Optional[str]
 def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int = 1,
              progress: bool = True, desc: str = "sequences",
              threads_per_worker: Optional[int] = None, settings: Optional[dict] = None,
-             overwrite: bool = False) -> RunSummary:
+             overwrite: bool = False, batch: int = 1) -> RunSummary:
     """Run ``jobs`` with trackers from ``factory``; never raises for a failing sequence.
 
     ``factory`` is called once per process (once in total when ``workers`` is 1) and must be
@@ -228,7 +230,16 @@ def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int =
     another record raise :class:`provenance.ResultMismatch` before anything runs, unless
     ``overwrite`` (then they are run again and replaced). Unwritable output folders raise
     :class:`~stmtrack_plugin.utils.io.NotWritableError`, also before anything runs.
+
+    ``batch`` > 1 tracks that many sequences in lockstep in this process, one batched network
+    step per frame (:mod:`lockstep`; ``factory`` must build an STMTracker); it needs
+    ``workers`` 1. Results, records and resuming are the same as with ``batch`` 1.
     """
+    if batch < 1:
+        raise ValueError(f"--batch must be >= 1, got {batch}")
+    if batch > 1 and workers > 1:
+        raise ValueError("--batch > 1 runs the batch in one process: use --workers 1 "
+                         "(and --threads for the cores)")
     from tqdm import tqdm
 
     run_record = provenance.normalised({**provenance.factory_record(factory),
@@ -260,7 +271,9 @@ def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int =
         bar.update(1)
 
     try:
-        if todo and workers <= 1:
+        if todo and batch > 1:
+            _run_batched(factory, todo, report, threads_per_worker, run_record, progress, batch)
+        elif todo and workers <= 1:
             _run_serial(factory, todo, report, threads_per_worker, run_record, progress)
         elif todo:
             _run_pool(factory, todo, report, workers, threads_per_worker, run_record)
@@ -299,6 +312,36 @@ def _run_serial(factory, jobs, report, threads, run_record, progress: bool = Fal
             finally:
                 frames.close()
     finally:
+        if previous is not None:
+            import cv2
+            import torch
+
+            cv2.setNumThreads(previous[0])
+            torch.set_num_threads(previous[1])
+
+
+def _run_batched(factory, jobs, report, threads, run_record, progress: bool, batch: int) -> None:
+    """``batch`` sequences in lockstep (:func:`lockstep.run_lockstep`); one frames bar for all
+    of them, whose rate is the frames tracked per second."""
+    from tqdm import tqdm
+
+    from stmtrack_plugin.adapters.lockstep import run_lockstep
+
+    previous = _set_threads(resolve_threads(threads))
+    bar = tqdm(total=sum(len(job.frames) for job in jobs), desc=f"frames (batch {batch})",
+               unit="frame", leave=False, disable=not progress, file=sys.stderr, position=1)
+    lock = threading.Lock()
+
+    def on_frame(frame: int, seconds: float, initialized: bool) -> None:
+        with lock:
+            bar.update(1)
+
+    try:
+        run_lockstep(factory(), jobs, batch,
+                     lambda job, tracker: job.execute(tracker, run_record, on_frame=on_frame),
+                     report)
+    finally:
+        bar.close()
         if previous is not None:
             import cv2
             import torch

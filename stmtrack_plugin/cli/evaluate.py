@@ -9,7 +9,8 @@ Benchmarks, their layouts and default parameters: adapters/benchmarks.py (one ta
 Re-running resumes (finished sequences are skipped); a result made with other weights,
 parameters or --max-frames is never reused: the run stops naming what differs, and `--overwrite`
 replaces such results. `--workers N` runs N processes; a sequence that fails is reported and the
-others go on (exit status 1 if any failed).
+others go on (exit status 1 if any failed). `--batch K` tracks K sequences in lockstep with one
+batched network call per frame step (one process; boxes equal the unbatched run's to ~1e-4 px).
 """
 from __future__ import annotations
 
@@ -49,6 +50,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--nanotrack-dir", help="folder with the NanoTrack ONNX files")
     p.add_argument("--workers", type=int, default=1, help="processes (sequences in parallel)")
     p.add_argument("--threads", type=int, help="torch/OpenCV threads per process")
+    p.add_argument("--batch", type=int, default=1, metavar="K", help="track K sequences at "
+                   "once with batched network calls (stmtrack only, one process; same results)")
     p.add_argument("--max-frames", type=int, help="only the first N frames (smoke runs)")
     p.add_argument("--compare", nargs="*", default=[],
                    help="other result names to report next to ours (got10k)")
@@ -86,7 +89,7 @@ def run_got10k(args, spec: TrackerSpec) -> int:
                        workers=args.workers,
                        progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
                        threads_per_worker=args.threads, overwrite=args.overwrite,
-                       settings={"max_frames": args.max_frames})
+                       settings={"max_frames": args.max_frames}, batch=args.batch)
     print(summary.describe())
     if not args.no_report and summary.ok:
         if shard_report_note(jobs, args.shard):
@@ -125,14 +128,28 @@ def run_pysot(args, spec: TrackerSpec) -> int:
     summary = run_jobs(spec, select_shard(jobs, *args.shard) if args.shard else jobs,
                        workers=args.workers, progress=not args.quiet,
                        desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads,
-                       overwrite=args.overwrite,
+                       overwrite=args.overwrite, batch=args.batch,
                        settings={"max_frames": args.max_frames, "init_rule": args.init_rule})
     print(summary.describe())
     print(f"results: {os.path.join(args.results, args.dataset, spec.name)}")
     return 0 if summary.ok else 1
 
 
+def _batch_error(args) -> str:
+    """Why ``--batch`` cannot be honoured with the other options ("" when it can)."""
+    if args.batch < 1:
+        return f"--batch must be >= 1, got {args.batch}"
+    if args.batch > 1 and args.workers > 1:
+        return "--batch K runs the K sequences in one process; use --workers 1 (and --threads)"
+    if args.batch > 1 and args.tracker != "stmtrack":
+        return f"--batch > 1 needs --tracker stmtrack (got {args.tracker})"
+    return ""
+
+
 def run(args) -> int:
+    if _batch_error(args):
+        print(f"error: {_batch_error(args)}", file=sys.stderr)
+        return 2
     try:
         spec = _spec(args)
         ensure_writable(args.results, "results")

@@ -6,7 +6,7 @@ K = s * s score cells in row-major order (x fastest). Boxes are xyxy in **crop p
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Tuple
+from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
@@ -55,12 +55,18 @@ class ConvTower(nn.Module):
         return self.conv_layers(self.conv1(x))
 
 
-def memory_read(fm: torch.Tensor, fq: torch.Tensor) -> torch.Tensor:
+def memory_read(fm: torch.Tensor, fq: torch.Tensor,
+                memory_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
     """Space-time memory read: (B, C, T, s, s), (B, C, s, s) -> (B, 2C, s, s).
 
     Affinity ``A = fm^T fq / sqrt(C)`` of shape (B, T*s*s, s*s) (memory flattened t, y, x), softmax
     over **all memory positions** (dim 1), read-out ``fm @ softmax(A)``; the result is the read-out
     concatenated **before** the query features. Computed in float32 even under autocast.
+
+    ``memory_mask`` (B, T) bool, True for real frames: the batched tracker pads sequences with
+    fewer memory frames; padded frames get ``-inf`` affinity (zero weight), so each row equals
+    the read of its real frames alone (up to float summation order). None (the default) is the
+    authors' path, unchanged.
     """
     with torch.autocast(device_type=fm.device.type, enabled=False):
         fm, fq = fm.float(), fq.float()
@@ -70,9 +76,22 @@ def memory_read(fm: torch.Tensor, fq: torch.Tensor) -> torch.Tensor:
                              "do not match (expected (B, C, T, s, s) and (B, C, s, s))")
         mem = fm.reshape(b, c, t * h * w)
         affinity = torch.bmm(mem.transpose(1, 2), fq.reshape(b, c, h * w)) / math.sqrt(c)
+        if memory_mask is not None:
+            padded = _padded_positions(memory_mask.to(fm.device), b, t, h * w)
+            affinity = affinity.masked_fill(padded, float("-inf"))
         affinity = torch.softmax(affinity, dim=1)
         read = torch.bmm(mem, affinity).reshape(b, c, h, w)
         return torch.cat([read, fq], dim=1)
+
+
+def _padded_positions(memory_mask: torch.Tensor, b: int, t: int, hw: int) -> torch.Tensor:
+    """(B, T) bool "real frame" mask -> (B, T*hw, 1) bool, True at padded memory positions."""
+    if memory_mask.shape != (b, t) or memory_mask.dtype != torch.bool:
+        raise ValueError(f"memory_mask must be a ({b}, {t}) bool tensor, got "
+                         f"{tuple(memory_mask.shape)} {memory_mask.dtype}")
+    if not bool(memory_mask.any(dim=1).all()):
+        raise ValueError("memory_mask leaves a batch row with no memory frame")
+    return (~memory_mask)[:, :, None].expand(b, t, hw).reshape(b, t * hw, 1)
 
 
 def grid_centres(size: int, offset: int, stride: int, device=None) -> torch.Tensor:
@@ -132,9 +151,11 @@ class STMHead(nn.Module):
         ctr = grid_centres(size, offset, self.total_stride, reg.device).to(offsets.dtype)
         return torch.cat([ctr - offsets[..., :2], ctr + offsets[..., 2:]], dim=2)
 
-    def forward(self, fm: torch.Tensor, fq: torch.Tensor, offset: int) -> HeadOutput:
-        """fm (B, C, T, s, s), fq (B, C, s, s), cell-0 centre ``offset`` -> :class:`HeadOutput`."""
-        cls, ctr, reg = self.solve(memory_read(fm, fq))
+    def forward(self, fm: torch.Tensor, fq: torch.Tensor, offset: int,
+                memory_mask: Optional[torch.Tensor] = None) -> HeadOutput:
+        """fm (B, C, T, s, s), fq (B, C, s, s), cell-0 centre ``offset`` -> :class:`HeadOutput`.
+        ``memory_mask`` (B, T) bool: see :func:`memory_read`."""
+        cls, ctr, reg = self.solve(memory_read(fm, fq, memory_mask))
         b = cls.shape[0]
         return HeadOutput(cls.permute(0, 2, 3, 1).reshape(b, -1, 1),
                           ctr.permute(0, 2, 3, 1).reshape(b, -1, 1),

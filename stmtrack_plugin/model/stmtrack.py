@@ -14,7 +14,7 @@ The module holds no per-video state: one model can serve several trackers.
 """
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import nn
@@ -68,16 +68,22 @@ class STMTrack(nn.Module):
         """(B, 3, S, S) BGR 0..255 -> query features (B, C, s, s)."""
         return self.neck_q(self.basemodel_q(query))
 
-    def predict(self, query: torch.Tensor, memory: torch.Tensor) -> HeadOutput:
-        """query (B, 3, S, S), memory (B, C, T, s, s) -> :class:`HeadOutput` (logits, boxes)."""
-        offset = self.score_geometry(query.shape[-1])[1]
-        return self.head(memory, self.encode_query(query), offset)
+    def predict(self, query: torch.Tensor, memory: torch.Tensor,
+                memory_mask: Optional[torch.Tensor] = None) -> HeadOutput:
+        """query (B, 3, S, S), memory (B, C, T, s, s) -> :class:`HeadOutput` (logits, boxes).
 
-    def track(self, query: torch.Tensor, memory: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """The tracker protocol: query (1, 3, S, S), memory (1, C, T, s, s) ->
-        (score (1, K) = sigmoid(cls) * sigmoid(ctr), boxes (1, K, 4) xyxy crop pixels), both
-        float32 whatever the compute dtype."""
-        out = self.predict(query, memory)
+        ``memory_mask`` (B, T) bool, True for real frames, when rows were padded to the same T
+        (the batched tracker; see :func:`~stmtrack_plugin.model.head.memory_read`)."""
+        offset = self.score_geometry(query.shape[-1])[1]
+        return self.head(memory, self.encode_query(query), offset, memory_mask)
+
+    def track(self, query: torch.Tensor, memory: torch.Tensor,
+              memory_mask: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The tracker protocol: query (B, 3, S, S), memory (B, C, T, s, s) ->
+        (score (B, K) = sigmoid(cls) * sigmoid(ctr), boxes (B, K, 4) xyxy crop pixels), both
+        float32 whatever the compute dtype. B is 1 for :class:`STMTracker`; the batched tracker
+        passes B sequences with ``memory_mask`` (B, T)."""
+        out = self.predict(query, memory, memory_mask)
         score = torch.sigmoid(out.cls_logits.float()) * torch.sigmoid(out.ctr_logits.float())
         return score[..., 0], out.boxes
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import math
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -55,6 +55,18 @@ class TrackResult:
     @property
     def num_memory(self) -> int:
         return len(self.memory_frames)
+
+
+@dataclass(frozen=True)
+class StepInputs:
+    """What :meth:`STMTracker.prepare_step` cuts for frame ``n`` (before any network call)."""
+
+    image: np.ndarray  # the checked frame, HxWx3 uint8 BGR
+    n: int  # its index; frames 0 .. n-1 are memorized when it is tracked
+    memory_entry: StoredCrop  # frame n-1's memory crop (memorized at this step)
+    gate: Optional[bool]  # previous frame passed the confidence gate (None: not applied)
+    query: np.ndarray  # (S, S, 3) uint8 query crop
+    crop_scale: float  # query crop pixels per frame pixel
 
 
 @dataclass
@@ -186,6 +198,18 @@ class STMTracker:
 
     def track(self, image: np.ndarray) -> TrackResult:
         """Track the target in the next frame; returns its box and score."""
+        step = self.prepare_step(image)
+        with torch.inference_mode(), self._autocast():
+            entry = step.memory_entry
+            self.store_memory(step, entry if self.params.memory_mode == "crops"
+                              else self._encode(entry))
+            frames = self.memory_frames(step)
+            score, boxes = self.model.track(self._to_tensor(step.query), self.memory.gather(frames))
+        return self.finish_step(step, frames, score, boxes)
+
+    # -- the stages of track(), also driven by the batched tracker (tracking.batch) ----------
+    def prepare_step(self, image: np.ndarray) -> "StepInputs":
+        """Check the next frame and cut its crops (no network call, no state change)."""
         st = self._state
         if st is None:
             raise RuntimeError("track() called before initialize(image, box)")
@@ -196,37 +220,50 @@ class STMTracker:
                              "for a new video")
         p = self.params
         n = st.frame_index + 1  # frames 0 .. n-1 are (or are about to be) memorized
-        with torch.inference_mode(), self._autocast():
-            entry = self._memory_crop(st.last_image, st.pos, st.size)
-            self.memory.add(n - 1, entry if p.memory_mode == "crops" else self._encode(entry))
-            gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
-            frames = select_memory_indices(n, p.num_segments, bool(gate))
-            if p.max_memory_frames is not None:
-                stored = self.memory.frames
-                frames = [f if f in self.memory else nearest_frame(f, stored) for f in frames]
-            query, crop_scale = crop_square(image, st.pos, st.scale, p.crop_size, st.pad_colour)
-            score, boxes = self.model.track(self._to_tensor(query), self.memory.gather(frames))
-            score = score.reshape(-1).float().cpu().numpy()
-            boxes = boxes.reshape(-1, 4).float().cpu().numpy()
+        entry = self._memory_crop(st.last_image, st.pos, st.size)
+        gate = None if n <= p.num_segments else bool(st.last_pscore > p.confidence_threshold)
+        query, crop_scale = crop_square(image, st.pos, st.scale, p.crop_size, st.pad_colour)
+        return StepInputs(image, n, entry, gate, query, crop_scale)
+
+    def store_memory(self, step: "StepInputs", memory) -> None:
+        """Memorize the previous frame: its features (1, C, 1, h, w), or in crops mode its
+        :class:`StoredCrop` (``step.memory_entry``)."""
+        self.memory.add(step.n - 1, memory)
+
+    def memory_frames(self, step: "StepInputs") -> List[int]:
+        """The frames the query reads (after :meth:`store_memory`), in concatenation order."""
+        frames = select_memory_indices(step.n, self.params.num_segments, bool(step.gate))
+        if self.params.max_memory_frames is not None:
+            stored = self.memory.frames
+            frames = [f if f in self.memory else nearest_frame(f, stored) for f in frames]
+        return frames
+
+    def finish_step(self, step: "StepInputs", frames: List[int], score: torch.Tensor,
+                    boxes: torch.Tensor) -> TrackResult:
+        """Post-process the model's output for this frame, (1, K) scores and (1, K, 4) xyxy
+        boxes (any device), update the state and prune the memory."""
+        st, p, n = self._state, self.params, step.n
+        score = score.reshape(-1).float().cpu().numpy()
+        boxes = boxes.reshape(-1, 4).float().cpu().numpy()
         if score.size != self.score_size ** 2:
             raise ValueError(f"model returned {score.size} scores, expected {self.score_size}^2 "
                              f"for crop_size {p.crop_size}: crop_size does not match the model")
         boxes_cxywh = xyxy_to_cxywh(boxes)
-        choice = choose_cell(score, boxes_cxywh, st.size, crop_scale, self.window,
+        choice = choose_cell(score, boxes_cxywh, st.size, step.crop_scale, self.window,
                              p.penalty_k, p.window_influence)
-        pos, size = update_box(choice, boxes_cxywh, st.pos, st.size, crop_scale, p.crop_size,
-                               p.test_lr)
+        pos, size = update_box(choice, boxes_cxywh, st.pos, st.size, step.crop_scale,
+                               p.crop_size, p.test_lr)
         pos, size = clamp_box(pos, size, st.image_wh, p.min_w, p.min_h)
         # a private copy: callers often draw on their frame after track() returns
-        st.pos, st.size, st.last_image, st.frame_index = pos, size, image.copy(), n
+        st.pos, st.size, st.last_image, st.frame_index = pos, size, step.image.copy(), n
         st.scale = math.sqrt(np.prod(size) / np.prod(st.base_size))
         st.last_pscore = choice.pscore
         self._prune_memory(n)
         x, y, w, h = cxywh_to_xywh(np.concatenate([pos, size])).tolist()
         return TrackResult(
             box=(x, y, w, h), score=choice.pscore, frame_index=n, best_index=choice.index,
-            raw_score=float(choice.score), memory_frames=tuple(frames), crop_scale=crop_scale,
-            gate=gate, score_map=score if self.debug else None)
+            raw_score=float(choice.score), memory_frames=tuple(frames),
+            crop_scale=step.crop_scale, gate=step.gate, score_map=score if self.debug else None)
 
     def _autocast(self):
         """``torch.autocast`` to the compute dtype, or nothing in float32 (the exact path)."""
@@ -257,9 +294,12 @@ class STMTracker:
 
     def _encode(self, entry: StoredCrop) -> torch.Tensor:
         """Encode one memorized frame: memory (1, C, 1, h, w)."""
-        label = fg_bg_label_map(entry.size_wh, entry.crop_scale, self.params.crop_size)
-        label = torch.from_numpy(label)[None, None].to(self.device)
+        label = torch.from_numpy(self.label_map(entry))[None, None].to(self.device)
         return self.model.memorize(self._to_tensor(entry.crop), label)
+
+    def label_map(self, entry: StoredCrop) -> np.ndarray:
+        """(S, S) float32 fg/bg label map of a memory crop (``model.memorize`` input)."""
+        return fg_bg_label_map(entry.size_wh, entry.crop_scale, self.params.crop_size)
 
     def _to_tensor(self, crop: np.ndarray) -> torch.Tensor:
         """HxWx3 uint8 -> (1, 3, H, W) float32 on the compute device (values 0..255, BGR)."""

@@ -1,0 +1,152 @@
+"""Batched vs sequential tracking speed (``stmtrack eval --batch K``): frames/s for K sequences.
+
+  python benchmarks/bench_batch.py --frames 20                  # lite and full model, K 1 2 4 8
+  python benchmarks/bench_batch.py --models lite --frames 60 --threads 2 --device cpu
+
+For each model and K, the first K sequences of a fixed list of shared sequences (first N frames
+each, decoded before timing) are tracked twice with the same seeded random weights:
+
+* sequential: one :class:`STMTracker` per sequence, one after the other (``--batch 1``);
+* batched: K trackers in lockstep, one :func:`~stmtrack_plugin.tracking.batch.track_step` per
+  frame step (one batched ``memorize`` + one batched ``track``), as ``--batch K`` runs them.
+
+Printed per K: median ms per tracked frame (sequential: of the ``track`` calls; batched: of
+step time / K) and frames/s (tracked frames / total tracking time; init frames excluded); with
+``--repeats R`` the two runs alternate R times and the faster round of each is shown. Models:
+"lite" = efficientnet_lite0 trunk, neck 256, head 128, crop 225; "full" = the authors' default
+GoogLeNet model, crop 289; both random weights (speed only), prepared for inference as ``eval``
+prepares them. OMP_WAIT_POLICY=PASSIVE is set before torch loads (see stmtrack_plugin.threads).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SHARED = os.environ.get("STMTRACK_SHARED", os.path.join(HERE, "..", "..", "shared"))
+#: the fixed sequence list (K takes the first K)
+SEQUENCES = ("Crossing", "Couple", "bag", "Car4", "Jogging-1", "uav_boat1", "uav_person12_1",
+             "TLP_Bike")
+
+
+def build_tracker(kind: str, device: str):
+    import torch
+
+    from stmtrack_plugin.config import ModelConfig, load_parameters
+    from stmtrack_plugin.model import build_model
+    from stmtrack_plugin.model.inference import prepare_for_inference
+    from stmtrack_plugin.model.trunks import model_config_for
+    from stmtrack_plugin.tracking import STMTracker
+
+    if kind == "lite":
+        config, crop = model_config_for("efficientnet_lite0", neck_channels=256,
+                                        head_channels=128), 225
+    else:
+        config, crop = ModelConfig(), 289
+    torch.manual_seed(0)
+    model = prepare_for_inference(build_model(config).to(device).eval())
+    return STMTracker(model, load_parameters("otb", crop_size=crop, model=config), device=device)
+
+
+def load_clips(n_frames: int, count: int):
+    from stmtrack_plugin.utils.io import read_image_bgr
+    from stmtrack_plugin.utils.sequences import load_otb_sequence
+
+    clips = []
+    for name in SEQUENCES[:count]:
+        seq = load_otb_sequence(os.path.join(SHARED, "data", "sequences", name))
+        clips.append(([read_image_bgr(f) for f in seq.frames[:n_frames]], seq.groundtruth[0]))
+    return clips
+
+
+def sequential(lead, clips):
+    from stmtrack_plugin.tracking.batch import tracker_like
+
+    times = []
+    for frames, box in clips:
+        tracker = tracker_like(lead)
+        tracker.initialize(frames[0], box)
+        for image in frames[1:]:
+            start = time.perf_counter()
+            tracker.track(image)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3, len(times) / sum(times)
+
+
+def batched(lead, clips):
+    from stmtrack_plugin.tracking.batch import track_step, tracker_like
+
+    trackers = [tracker_like(lead) for _ in clips]
+    for tracker, (frames, box) in zip(trackers, clips):
+        tracker.initialize(frames[0], box)
+    per_frame, total, count = [], 0.0, 0
+    for f in range(1, min(len(frames) for frames, _ in clips)):
+        start = time.perf_counter()
+        steps = [t.prepare_step(frames[f]) for t, (frames, _) in zip(trackers, clips)]
+        track_step(trackers, steps)
+        seconds = time.perf_counter() - start
+        per_frame.append(seconds / len(clips))
+        total, count = total + seconds, count + len(clips)
+    return statistics.median(per_frame) * 1e3, count / total
+
+
+def machine_info(device: str) -> str:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return (f"cpu: {cpu}; {os.cpu_count()} cores; load avg {load:.2f}; torch {torch.__version__}; "
+            f"torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY="
+            f"{os.environ.get('OMP_WAIT_POLICY')}; OMP_NUM_THREADS="
+            f"{os.environ.get('OMP_NUM_THREADS')}; device {device}; python "
+            f"{platform.python_version()}")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=20, help="first N frames of each sequence")
+    p.add_argument("--ks", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument("--models", nargs="+", choices=("lite", "full"), default=["lite", "full"])
+    p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=int, default=1, help="rounds of sequential + batched per "
+                   "K; the fastest round of each is printed (for machines with other load)")
+    args = p.parse_args(argv)
+    if max(args.ks) > len(SEQUENCES) or args.frames < 2:
+        p.error(f"K <= {len(SEQUENCES)} and --frames >= 2")
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(machine_info(args.device))
+    clips = load_clips(args.frames, max(args.ks))
+    for kind in args.models:
+        lead = build_tracker(kind, args.device)
+        batched(lead, [(frames[:3], box) for frames, box in clips[:1]])  # warm-up, batch 1
+        print(f"\nmodel {kind}: {args.frames} frames per sequence")
+        print(f"{'K':>3} {'seq ms/frame':>13} {'seq fps':>9} {'batch ms/frame':>15} "
+              f"{'batch fps':>10} {'speed-up':>9}")
+        for k in args.ks:
+            batched(lead, [(frames[:2], box) for frames, box in clips[:k]])  # pack batch K
+            rounds = [(sequential(lead, clips[:k]), batched(lead, clips[:k]))
+                      for _ in range(args.repeats)]  # interleaved: load drifts hit both
+            (seq_ms, seq_fps), (bat_ms, bat_fps) = (max((r[i] for r in rounds),
+                                                        key=lambda m: m[1]) for i in (0, 1))
+            print(f"{k:>3} {seq_ms:>13.1f} {seq_fps:>9.2f} {bat_ms:>15.1f} {bat_fps:>10.2f} "
+                  f"{bat_fps / seq_fps:>8.2f}x")
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
