@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import sys
 
 import numpy as np
 
@@ -15,8 +16,22 @@ SHARED = os.environ.get("STMTRACK_SHARED", os.path.join(HERE, "..", "..", "share
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, MiB (``ru_maxrss``; KiB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    """Peak resident set size of this process so far, MiB.
+
+    Linux: ``VmHWM`` of ``/proc/self/status`` (the high-water mark of this process's own memory
+    map). ``ru_maxrss`` is not used there: across fork + exec it keeps the parent's peak, so a
+    child started by a large process would report the parent's figure. Elsewhere ``ru_maxrss``
+    (KiB on Linux, bytes on macOS).
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return maxrss / 2**20 if sys.platform == "darwin" else maxrss / 1024.0
 
 
 def load_average() -> float:

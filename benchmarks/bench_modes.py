@@ -24,8 +24,9 @@ largest box difference (px) and the mean IoU.
 
 Peak RSS: resident memory belongs to a process, so for each mode a child process (this script
 with ``--rss-child MODE``, run after the interleaved part, one at a time) builds only that mode's
-network, tracks the same frames alone and reports its ``ru_maxrss`` (high-water mark of resident
-memory: Python, torch, the model and tracking), and the mark after building the network.
+network, tracks the same frames alone and reports its peak resident memory (Linux: ``VmHWM``, the
+high-water mark of its own memory; Python, torch, the model and tracking), and the mark after
+building the network. (``ru_maxrss`` would not do: across fork + exec it keeps the parent's peak.)
 
 The header names the machine, torch, the thread settings and the 1-minute load average at start
 and end: on a shared machine the figures depend on the load. Without ``--weights`` every mode gets
@@ -249,9 +250,10 @@ def main(argv=None) -> int:
     print(f"all {len(clips)} sequences ({total} tracked frames; median over all of them)")
     print("\n".join(summary))
     if rss is not None:
-        print("peak RSS: ru_maxrss of one child process per mode that builds only that mode's "
-              "network and tracks the same frames alone (Python, torch, model and tracking); "
-              "after build: the same mark once the network is built")
+        print("peak RSS: high-water mark of resident memory (VmHWM) of one child process per "
+              "mode that builds only that mode's network and tracks the same frames alone "
+              "(Python, torch, model and tracking); after build: the same mark once the network "
+              "is built")
     return 0
 
 

@@ -89,7 +89,8 @@ def test_every_mode_on_the_shared_sequences_with_rss_and_machine(tiny_checkpoint
     assert float(summary["exact"][3]) == 0.0 and float(summary["exact"][4]) == 1.0
     # crops mode is exact in float32: its boxes match the features mode (up to float noise)
     assert float(summary["crops"][3]) < 1e-3
-    assert lines[-1].startswith("peak RSS: ru_maxrss of one child process per mode")
+    assert lines[-1].startswith("peak RSS: high-water mark of resident memory (VmHWM) of one "
+                                "child process per mode")
 
 
 def test_rss_child_reports_json(tiny_checkpoint, shared_dir, capsys, monkeypatch):
@@ -109,3 +110,19 @@ def test_unknown_sequence_is_a_clear_error(shared_dir, monkeypatch):
     monkeypatch.setenv("STMTRACK_SHARED", str(shared_dir))
     with pytest.raises(FileNotFoundError, match="sequence 'NoSuchClip'"):
         _bench_modes().main(["--sequences", "NoSuchClip", "--frames", "2", "--no-rss"])
+
+
+def test_peak_rss_of_a_child_is_its_own(tmp_path):
+    """A child started by this (torch-sized) process reports its own peak, not the parent's
+    (``ru_maxrss`` keeps the parent's peak across fork + exec)."""
+    import resource
+    import subprocess
+
+    import torch  # noqa: F401  (a process of torch's size)
+
+    parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); "
+            "from _bench_common import peak_rss_mb; print(peak_rss_mb())")
+    child = float(subprocess.run([sys.executable, "-c", code, str(BENCH.parent)],
+                                 capture_output=True, text=True, check=True).stdout)
+    assert parent > 150 and 0 < child < 100, (parent, child)
