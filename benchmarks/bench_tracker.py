@@ -18,18 +18,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import time
 
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-SHARED = os.environ.get("STMTRACK_SHARED", os.path.join(HERE, "..", "..", "shared"))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux: KiB
+from _bench_common import SHARED, load_average, machine_line, peak_rss_mb  # noqa: E402
 
 
 def bank_only(n_frames: int, num_segments: int = 4, bytes_per_frame: int = 512 * 25 * 25 * 4):
@@ -114,8 +112,8 @@ def main(argv=None) -> int:
     from stmtrack_plugin.evaluation.metrics import tracking_fps
 
     t = np.array(times)
-    print(f"model: {what}; device {tracker.device}; torch threads {torch.get_num_threads()}; "
-          f"load average {os.getloadavg()[0]:.2f}")
+    print(machine_line())
+    print(f"model: {what}; device {tracker.device}; load average (1 min) {load_average():.2f}")
     print(f"{seq.name}: {args.frames} frames; median frame time {np.median(t) * 1e3:.1f} ms "
           f"({1 / np.median(t):.2f} FPS); p90 {np.percentile(t, 90) * 1e3:.1f} ms; mean of 1/t "
           f"{tracking_fps(t):.2f} FPS")
