@@ -44,6 +44,7 @@ def recipe() -> TrainConfig:
         warmup_epochs=1,
         end_lr=1e-6,
         backbone_lr_mult=0.1,
+        head_init="kaiming",
         unfreeze_epoch=1,
         num_workers=0,
     )

@@ -77,6 +77,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     backbone_lr_mult: float = 0.1  # for parameters whose name contains "basemodel_"
     unfreeze_epoch: int = 10  # Mixed_5*/Mixed_6* conv weights trainable from this epoch
+    #: "authors" (every head conv N(0, 1e-4)) or "kaiming" (He-normal conv towers; see
+    #: trainer.kaiming_head_towers: short trainings need it)
+    head_init: str = "authors"
     cls_weight: float = 1.0
     ctr_weight: float = 1.0
     iou_weight: float = 3.0
@@ -112,6 +115,7 @@ class TrainConfig:
             "unfreeze_epoch": self.unfreeze_epoch >= 0, "cache_pairs": self.cache_pairs >= 1,
             "cache_draws": self.cache_draws >= 1, "cache_blocks": self.cache_blocks >= 0,
         }
+        checks["head_init"] = self.head_init in ("authors", "kaiming")
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError("invalid TrainConfig value(s): " +
