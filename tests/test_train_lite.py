@@ -241,3 +241,23 @@ def test_stale_cache_files_are_refused(data_root, tmp_path):
     np.save(cache / "shard-00000.query.npy", np.zeros((2, 3), np.float16))
     with pytest.raises(StaleCacheError, match="shard-00000.query.npy"):
         FeatureCache(str(cache), key)
+
+
+def test_kaiming_head_init_lets_the_regression_tower_see_its_input():
+    """With the authors' head init (N(0, 1e-4) convs, no normalisation in the 7-conv towers) the
+    regression tower starts as a constant: its output does not vary with the input. The lite
+    recipe's He init keeps the input's signal."""
+    def tower_spread(head_init):
+        cfg = dataclasses.replace(load_recipe("lite"), pretrained="", head_init=head_init,
+                                  model=model_config_for("efficientnet_lite0", width_mult=0.25,
+                                                         neck_channels=32, head_channels=32))
+        model = build_training_model(cfg, torch.device("cpu")).eval()
+        y = torch.randn(8, 64, 9, 9)
+        with torch.no_grad():
+            out = model.head.reg(y)
+        return (out.std(0).mean() / out.abs().mean()).item()
+
+    assert tower_spread("authors") < 1e-6 < 1e-1 < tower_spread("kaiming")
+    assert load_recipe("lite").head_init == "kaiming"
+    with pytest.raises(ValueError, match="head_init"):
+        dataclasses.replace(load_recipe("lite"), head_init="xavier")
