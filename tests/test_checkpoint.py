@@ -218,3 +218,32 @@ def test_every_model_config_field_is_validated(tmp_path, tiny):
         path = _with_config(tmp_path, tiny, **{f.name: [1]})
         with pytest.raises(CheckpointError, match=f.name):
             model_config_of(path)
+
+
+def test_weights_export_float16_drops_optimizer_and_legacy_blocks(tmp_path, tiny, capsys):
+    from stmtrack_plugin.cli.main import main
+    from stmtrack_plugin.model.random_weights import randomize_model
+
+    model = randomize_model(tiny, seed=4)
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1, momentum=0.9)
+    src, out = tmp_path / "epoch-3.pkl", tmp_path / "ship.pkl"
+    save_checkpoint(model, str(src), epoch=3, optimizer=opt)
+    assert main(["weights", "export", str(src), "--out", str(out), "--dtype", "float16"]) == 0
+    assert "no optimizer state" in capsys.readouterr().out
+    raw = torch.load(out, weights_only=True)
+    assert set(raw) == {"epoch", "model_state_dict", "model_config"} and raw["epoch"] == 3
+    assert not any(k.startswith(("r_z_k", "c_z_k", "r_x", "c_x")) for k in raw["model_state_dict"])
+    assert {v.dtype for v in raw["model_state_dict"].values() if v.is_floating_point()} == {
+        torch.float16}
+    loaded = build_model_from_checkpoint(str(out))
+    for k, v in loaded.state_dict().items():
+        if k.startswith(("r_z_k", "c_z_k", "r_x", "c_x")):
+            continue  # never used; not in the file
+        assert v.dtype == model.state_dict()[k].dtype, k  # back to float32 in the model
+        torch.testing.assert_close(v, model.state_dict()[k], rtol=1e-3, atol=1e-4)
+    # a value float16 cannot hold is refused rather than shipped as inf
+    payload = torch.load(src, weights_only=True)
+    payload["model_state_dict"]["head.bi"] = torch.tensor(1e6)
+    torch.save(payload, src)
+    assert main(["weights", "export", str(src), "--out", str(out), "--dtype", "float16"]) == 2
+    assert "head.bi" in capsys.readouterr().err

@@ -2,6 +2,8 @@
 
   stmtrack weights inspect epoch-19.pkl          # layout, epoch, config; strict key check
   stmtrack weights random --seed 0 --out w.pkl   # untrained weights for demos and smoke tests
+  stmtrack weights export runs/lite/final_model.pkl --out lite.pkl --dtype float16
+                                                 # weights only, half the size, for shipping
 """
 from __future__ import annotations
 
@@ -22,6 +24,12 @@ def add_arguments(parser):
     p.add_argument("--model-config", default=None,
                    help='JSON ModelConfig overrides, e.g. \'{"width_mult": 0.125}\' (tiny models) '
                         'or \'{"backbone": "efficientnet_lite0"}\' (its stride and crop_pad follow)')
+    p = sub.add_parser("export", help="write a checkpoint's weights only (no optimizer state, "
+                                      "no unused legacy blocks), optionally as float16")
+    p.add_argument("path", help="checkpoint to export (validated as by inspect)")
+    p.add_argument("--out", required=True, help="output file (.pkl)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
+                   help="dtype of the stored floating tensors (they load into a float32 model)")
 
 
 def run(args) -> int:
@@ -55,6 +63,8 @@ def _run(args) -> int:
         print(f"wrote seeded random weights (seed {args.seed}, NOT trained) to {args.out}, "
               f"sha256 {state_digest(model.state_dict())}")
         return 0
+    if args.action == "export":
+        return _export(args)
     # everything is validated before any model memory is allocated
     config, state, info = verify_checkpoint(args.path, weights_only=not args.unsafe_load)
     model = build_model(config)
@@ -64,4 +74,30 @@ def _run(args) -> int:
     print(f"  epoch: {info.get('epoch', 'n/a')}; optimizer state: "
           f"{'yes' if 'optimizer_state_dict' in info else 'no'}")
     print(f"  model config: {config}")
+    return 0
+
+
+def _export(args) -> int:
+    """Weights only: validated, legacy blocks dropped, floating tensors in ``args.dtype``."""
+    import torch
+
+    from stmtrack_plugin.model import build_model, verify_checkpoint
+    from stmtrack_plugin.model.checkpoint import check_finite, write_checkpoint
+    from stmtrack_plugin.model.stmtrack import LEGACY_PREFIXES
+
+    config, state, info = verify_checkpoint(args.path)
+    model = build_model(config)
+    model.load_state_dict(state, strict=False)
+    dtype = getattr(torch, args.dtype)
+    full = model.state_dict()
+    kept = {k: (v.to(dtype) if v.is_floating_point() else v)
+            for k, v in full.items() if not k.startswith(LEGACY_PREFIXES)}
+    check_finite(kept)  # a float32 value beyond float16's range would become inf
+    worst = max(((kept[k].float() - full[k].float()).abs().max() /
+                 full[k].float().abs().max().clamp(min=1e-12)).item()
+                for k in kept if full[k].is_floating_point() and full[k].numel())
+    write_checkpoint(args.out, kept, config, epoch=int(info.get("epoch", -1)))
+    n = sum(v.numel() for v in kept.values())
+    print(f"wrote {args.out}: {len(kept)} tensors, {n:,} values as {args.dtype} "
+          f"(largest change {worst:.2g} of a tensor's largest value), no optimizer state, no legacy blocks")
     return 0

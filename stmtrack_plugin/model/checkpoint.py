@@ -262,11 +262,20 @@ def save_checkpoint(model: torch.nn.Module, path: str, epoch: int = -1,
     ``extra`` adds plain-data entries (numbers, strings, dicts of tensors), e.g. a scheduler state.
     """
     inner = getattr(model, "module", model)  # unwrap DataParallel / DDP
-    payload = {"epoch": int(epoch), "model_state_dict": inner.state_dict()}
-    if optimizer is not None:
-        payload["optimizer_state_dict"] = optimizer.state_dict()
     config = getattr(inner, "config", None)
-    if isinstance(config, ModelConfig):
+    write_checkpoint(path, inner.state_dict(), config if isinstance(config, ModelConfig) else None,
+                     epoch, None if optimizer is None else optimizer.state_dict(), extra)
+
+
+def write_checkpoint(path: str, state_dict: Mapping[str, torch.Tensor],
+                     config: Optional[ModelConfig] = None, epoch: int = -1,
+                     optimizer_state: Optional[Mapping[str, Any]] = None,
+                     extra: Optional[Mapping[str, Any]] = None) -> None:
+    """:func:`save_checkpoint` from a state dict (and its :class:`ModelConfig`), atomically."""
+    payload = {"epoch": int(epoch), "model_state_dict": dict(state_dict)}
+    if optimizer_state is not None:
+        payload["optimizer_state_dict"] = optimizer_state
+    if config is not None:
         payload["model_config"] = dataclasses.asdict(config)
     if extra:
         payload.update(extra)
