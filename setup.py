@@ -49,7 +49,7 @@ setup(
     include_package_data=True,
     # the built-in STMTrack-Lite checkpoint and its manifest (stmtrack_plugin/weights/)
     package_data={"stmtrack_plugin": ["resources/*"],
-                  "stmtrack_plugin.weights": ["*.pkl", "*.json"]},
+                  "stmtrack_plugin.weights": ["*.pkl", "*.json", "*.csv"]},
     install_requires=[
         "torch>=2.0",
         "numpy>=1.21",
