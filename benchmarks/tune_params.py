@@ -16,8 +16,8 @@ the end the combinations are printed by mean AUC (each sequence weighs the same)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
-import hashlib
 import itertools
 import json
 import os
@@ -48,14 +48,6 @@ def parse_grid(items):
 
 def combo_name(combo: dict) -> str:
     return json.dumps(combo, sort_keys=True) if combo else "{}"
-
-
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def run_one(job):
@@ -106,9 +98,11 @@ def main(argv=None) -> int:
                    help="values of one TrackerParams field (repeatable)")
     p.add_argument("--sequences", default=DEFAULT_SEQUENCES, help="folder of OTB-layout sequences")
     p.add_argument("--max-frames", type=int, default=None, help="first N frames of each")
-    p.add_argument("--workers", type=int, default=1, help="processes (one torch thread each)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="processes (one torch thread each); 1 = this process")
     p.add_argument("--out", required=True, help="CSV file (appended; reruns resume)")
     args = p.parse_args(argv)
+    from stmtrack_plugin.adapters.provenance import file_sha256
     from stmtrack_plugin.config import load_parameters
 
     combos = parse_grid(args.grid)
@@ -116,7 +110,7 @@ def main(argv=None) -> int:
         load_parameters(args.params, **combo)  # a bad key or value fails here, before tracking
     names = sorted(d for d in os.listdir(args.sequences)
                    if os.path.isdir(os.path.join(args.sequences, d)))
-    header = (f"# weights sha256 {sha256_file(args.weights)}; params {args.params}; "
+    header = (f"# weights sha256 {file_sha256(args.weights)}; params {args.params}; "
               f"max_frames {args.max_frames}")
     rows = read_rows(args.out, header)
     done = {(r["combo"], r["sequence"]) for r in rows}
@@ -128,8 +122,9 @@ def main(argv=None) -> int:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         with open(args.out, "w") as f:
             f.write(header + "\n" + ",".join(FIELDS) + "\n")
-    with ProcessPoolExecutor(max(1, args.workers)) as pool:
-        for row in pool.map(run_one, jobs):
+    pool = ProcessPoolExecutor(args.workers) if args.workers > 1 else None
+    with pool or contextlib.nullcontext():
+        for row in (pool.map(run_one, jobs) if pool else map(run_one, jobs)):
             with open(args.out, "a", newline="") as f:  # one whole line per append
                 csv.DictWriter(f, FIELDS).writerow(row)
                 f.flush()

@@ -86,3 +86,21 @@ def _torch_threads(request):
     torch.set_num_threads(marker.args[0] if marker else 1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture()
+def tiny_checkpoint(tmp_path, tiny_model_config):
+    """A 1/8-width checkpoint and a parameter file with crops that fit it (129 px)."""
+    from stmtrack_plugin.model import build_model, save_checkpoint
+    from stmtrack_plugin.model.random_weights import randomize_model
+
+    weights = tmp_path / "tiny.pkl"
+    save_checkpoint(randomize_model(build_model(tiny_model_config), seed=3).eval(), weights)
+    params = tmp_path / "tiny_params.py"
+    params.write_text(
+        "import dataclasses\n"
+        "from stmtrack_plugin.config import ModelConfig, TrackerParams\n\n\n"
+        "def parameters():\n"
+        "    return TrackerParams(name='tiny', crop_size=129, model=ModelConfig(\n"
+        "        width_mult=0.125, neck_channels=32, head_channels=32))\n")
+    return weights, params

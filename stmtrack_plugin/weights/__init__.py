@@ -17,7 +17,6 @@ checkpoint's trunk calls for (:data:`PARAMS_FOR_BACKBONE`), else the caller's fa
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -60,7 +59,6 @@ class BuiltinModel:
 BUILTIN = BuiltinModel()
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_VERIFIED: dict = {}  # (real path, size, mtime_ns) -> sha256, checked once per process
 
 
 def read_manifest(model: Optional[BuiltinModel] = None) -> dict:
@@ -88,14 +86,6 @@ def read_manifest(model: Optional[BuiltinModel] = None) -> dict:
     return manifest
 
 
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def builtin_weights_path(model: Optional[BuiltinModel] = None) -> str:
     """Path of the built-in checkpoint after checking it against its manifest's SHA-256.
 
@@ -110,11 +100,9 @@ def builtin_weights_path(model: Optional[BuiltinModel] = None) -> str:
             f"({model.path} is missing): pass --weights FILE or set $STMTRACK_WEIGHTS "
             "(see the README for the authors' released checkpoints)")
     expected = read_manifest(model)["sha256"].lower()
-    st = os.stat(model.path)
-    key = (os.path.realpath(model.path), st.st_size, st.st_mtime_ns)
-    if key not in _VERIFIED:
-        _VERIFIED[key] = _file_sha256(model.path)
-    actual = _VERIFIED[key]
+    from stmtrack_plugin.adapters.provenance import file_sha256  # cached per path, size, mtime
+
+    actual = file_sha256(model.path)
     if actual != expected:
         raise BuiltinWeightsError(
             f"the built-in weights {model.path} are corrupted or were replaced: their SHA-256 is "
