@@ -27,7 +27,6 @@ import hashlib
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -35,7 +34,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 SHARED = os.environ.get("STMTRACK_SHARED", os.path.join(HERE, "..", "..", "shared"))
 
-from bench_modes import box_iou  # noqa: E402
+from bench_modes import box_iou, track_interleaved  # noqa: E402
 
 
 def weights_id(path) -> str:
@@ -70,25 +69,14 @@ def build_network(params, weights, device, dtype):
 def run_one(seq, params, weights, device, dtype, frames):
     """Track ``seq`` with float32 and ``dtype`` side by side; return the run's figures."""
     from stmtrack_plugin.tracking import STMTracker
-    from stmtrack_plugin.utils.io import read_image_bgr
 
     trackers = {}
     for name in ("float32", dtype):
         p = dataclasses.replace(params, compute_dtype=name)
         trackers[name] = STMTracker(build_network(p, weights, device, name), p, device=device)
     n = len(seq.frames) if frames is None else min(frames, len(seq.frames))
-    first = read_image_bgr(seq.frames[0])
-    boxes = {k: [] for k in trackers}
-    times = {k: [] for k in trackers}
-    for t in trackers.values():
-        t.initialize(first, seq.groundtruth[0])
-    for i in range(1, n):
-        frame = read_image_bgr(seq.frames[i])
-        for name, tracker in trackers.items():
-            start = time.perf_counter()
-            boxes[name].append(tracker.track(frame).box)
-            times[name].append(time.perf_counter() - start)
-    ref, low = np.array(boxes["float32"]), np.array(boxes[dtype])
+    times, boxes = track_interleaved(trackers, seq, n)
+    ref, low = boxes["float32"][1:], boxes[dtype][1:]  # row 0: the initial box
     iou = box_iou(low, ref)
     return {"frames": n, "mean_iou": float(iou.mean()), "min_iou": float(iou.min()),
             "max_box_diff_px": float(np.abs(low - ref).max()),
