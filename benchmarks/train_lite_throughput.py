@@ -20,6 +20,8 @@ import time
 
 import torch
 
+from train_throughput import time_train_steps  # noqa: E402 (benchmarks/ is on sys.path)
+
 
 def _median(times):
     times = sorted(times)
@@ -30,7 +32,6 @@ def bench(cfg, device: torch.device, batch: int, steps: int, full_route: bool = 
     from stmtrack_plugin.model.trunks import score_geometry
     from stmtrack_plugin.training.feature_cache import (encode_prefix, forward_from_cache,
                                                         freeze_prefix)
-    from stmtrack_plugin.training.losses import stmtrack_loss
     from stmtrack_plugin.training.schedule import apply_freeze, build_optimizer
     from stmtrack_plugin.training.trainer import build_training_model
 
@@ -45,19 +46,7 @@ def bench(cfg, device: torch.device, batch: int, steps: int, full_route: bool = 
 
     def timed(forward, prepare) -> float:
         prepare()
-        optimizer = build_optimizer(model, cfg)
-        times = []
-        for _ in range(steps + 1):
-            tic = time.perf_counter()
-            out = forward()
-            loss, _ = stmtrack_loss(out.cls_logits, out.ctr_logits, out.boxes, cls, cls * 0.5, box)
-            loss.backward()
-            optimizer.step()
-            optimizer.zero_grad(set_to_none=True)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            times.append(time.perf_counter() - tic)
-        return _median(times[1:])
+        return time_train_steps(forward, build_optimizer(model, cfg), cls, box, steps, device)
 
     late = cfg.unfreeze_epoch
     full = timed(lambda: model(mem, fg, query),

@@ -31,7 +31,6 @@ def bench_data(cfg, data: str, n: int) -> float:
 
 def bench_step(cfg, device: torch.device, batch: int, steps: int) -> float:
     from stmtrack_plugin.model.trunks import score_geometry
-    from stmtrack_plugin.training.losses import stmtrack_loss
     from stmtrack_plugin.training.schedule import build_optimizer
     from stmtrack_plugin.training.trainer import build_training_model
 
@@ -43,10 +42,18 @@ def bench_step(cfg, device: torch.device, batch: int, steps: int) -> float:
     query = torch.rand(batch, 3, s, s, device=device) * 255
     cls = (torch.rand(batch, k, 1, device=device) > 0.7).float()
     box = torch.tensor([s * 0.4, s * 0.4, s * 0.6, s * 0.6], device=device).expand(batch, k, 4)
+    return time_train_steps(lambda: model(mem, fg, query), optimizer, cls, box, steps, device)
+
+
+def time_train_steps(forward, optimizer, cls, box, steps: int, device: torch.device) -> float:
+    """Median seconds of ``steps`` optimiser steps (forward, loss, backward, step) after one
+    warm-up step; ``forward()`` returns the model's HeadOutput, ``cls``/``box`` the targets."""
+    from stmtrack_plugin.training.losses import stmtrack_loss
+
     times = []
     for _ in range(steps + 1):
         tic = time.perf_counter()
-        out = model(mem, fg, query)
+        out = forward()
         loss, _ = stmtrack_loss(out.cls_logits, out.ctr_logits, out.boxes, cls, cls * 0.5, box)
         loss.backward()
         optimizer.step()
