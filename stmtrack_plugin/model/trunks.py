@@ -52,6 +52,7 @@ class TrunkSpec:
     cell_offset: Callable[[int, int, int], int]  # (crop side, score side, crop_pad) -> offset
     normalise: Callable[[torch.Tensor], torch.Tensor]  # (N,3,S,S) BGR 0..255 -> network input
     label_map_entry: str  # where the memory trunk adds the projected fg/bg label map
+    max_label_block: int  # largest ModelConfig.label_block the trunk accepts (0: stem only)
     build_memory: Callable[[ModelConfig], nn.Module]
     build_query: Callable[[ModelConfig], nn.Module]
     init_weights: Callable[[nn.Module], None]  # random init of one trunk
@@ -81,6 +82,7 @@ GOOGLENET = TrunkSpec(
     output_size=trunk_output_size, cell_offset=_googlenet_offset,
     normalise=bgr255_to_rgb_unit,
     label_map_entry="after Conv2d_1a_3x3 (BN, ReLU): 3x3 stride-2 conv, no padding",
+    max_label_block=0,
     build_memory=lambda c: MemoryBackbone(c.width_mult, c.crop_pad, c.bn_eps),
     build_query=lambda c: QueryBackbone(c.width_mult, c.crop_pad, c.bn_eps),
     init_weights=init_trunk_weights,
@@ -98,6 +100,7 @@ EFFICIENTNET_LITE0 = TrunkSpec(
     normalise=lite.bgr255_to_lite_input,
     label_map_entry="label_block 0: after the stem (BN, ReLU6), 3x3 stride-2 conv, padding 1; "
                     "k > 0: before block k, cell-averaged map + 3x3 conv",
+    max_label_block=lite.NUM_BLOCKS,
     build_memory=lambda c: lite.LiteMemoryBackbone(c.width_mult, c.crop_pad, c.bn_eps,
                                                    c.label_block),
     build_query=lambda c: lite.LiteQueryBackbone(c.width_mult, c.crop_pad, c.bn_eps),
@@ -139,11 +142,11 @@ def check_config(config: ModelConfig) -> TrunkSpec:
         raise ValueError(f"ModelConfig.total_stride {config.total_stride} does not match the "
                          f"{spec.name} trunk's stride {spec.stride} "
                          f"(use model_config_for({spec.name!r}))")
-    if config.label_block and spec.name != "efficientnet_lite0":
+    if config.label_block and not spec.max_label_block:
         raise ValueError(f"ModelConfig.label_block={config.label_block}: the {spec.name} trunk "
                          f"takes the label map only after its stem (label_block 0)")
-    if config.label_block > lite.NUM_BLOCKS:
-        raise ValueError(f"ModelConfig.label_block must be in 0..{lite.NUM_BLOCKS}, "
+    if config.label_block > spec.max_label_block:
+        raise ValueError(f"ModelConfig.label_block must be in 0..{spec.max_label_block}, "
                          f"got {config.label_block}")
     if config.crop_pad < 0:
         raise ValueError(f"ModelConfig.crop_pad must be >= 0, got {config.crop_pad}")
