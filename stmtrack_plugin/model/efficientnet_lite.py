@@ -122,7 +122,7 @@ class LiteTrunk(nn.Module):
         return self._crop(self.blocks(x))
 
     def _crop(self, x: torch.Tensor) -> torch.Tensor:
-        """Remove ``crop_pad`` border cells."""
+        """Remove ``crop_pad`` border cells (also used by the cached training route)."""
         p = self.crop_pad
         if p > 0:
             x = x[:, :, p:x.size(2) - p, p:x.size(3) - p]

@@ -162,8 +162,7 @@ def _suffix(trunk: LiteTrunk, x: torch.Tensor, cache_blocks: int,
         x = trunk.blocks[cache_blocks:trunk.label_block](x)
         x = x + trunk.proj_fg_bg_label_map(label[..., :x.size(2), :x.size(3)])
         x = trunk.blocks[trunk.label_block:](x)
-    p = trunk.crop_pad
-    return x[:, :, p:x.size(2) - p, p:x.size(3) - p] if p > 0 else x
+    return trunk._crop(x)
 
 
 def forward_from_cache(model: torch.nn.Module, cache_blocks: int, memory: torch.Tensor,
