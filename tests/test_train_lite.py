@@ -261,3 +261,35 @@ def test_kaiming_head_init_lets_the_regression_tower_see_its_input():
     assert load_recipe("lite").head_init == "kaiming"
     with pytest.raises(ValueError, match="head_init"):
         dataclasses.replace(load_recipe("lite"), head_init="xavier")
+
+
+def test_more_pairs_grow_the_cache_and_keep_complete_shards(data_root, tmp_path, monkeypatch):
+    """Pair ``p`` depends only on the seed and ``p``: a larger ``cache_pairs`` keeps every shard
+    whose pair range is unchanged and computes the rest; the result equals a fresh build."""
+    from stmtrack_plugin.training import feature_cache
+
+    monkeypatch.setattr(feature_cache, "SHARD_PAIRS", 2)
+    grown = tmp_path / "grown"
+    train(data_root, tmp_path / "a", recipe_file(tmp_path, epochs=1, cache_pairs=3),
+          "--feature-cache", str(grown))
+    first = grown / "shard-00000.memory.npy"
+    stamp, partial = first.stat().st_mtime_ns, np.load(grown / "shard-00001.memory.npy")
+    assert partial.shape[0] == 1 * 2  # pair 2 only, 2 draws
+    train(data_root, tmp_path / "b", recipe_file(tmp_path, epochs=1, cache_pairs=5),
+          "--feature-cache", str(grown))
+    manifest = json.loads((grown / "manifest.json").read_text())
+    assert manifest["samples"] == 10 and manifest["shards"] == 3
+    assert first.stat().st_mtime_ns == stamp  # complete shard reused, not recomputed
+    fresh = tmp_path / "fresh"
+    train(data_root, tmp_path / "c", recipe_file(tmp_path, epochs=1, cache_pairs=5),
+          "--feature-cache", str(fresh))
+    for shard in range(3):
+        for name in ("memory", "query", "box_gt", "memory_label"):
+            a = np.load(grown / f"shard-{shard:05d}.{name}.npy")
+            assert np.array_equal(a, np.load(fresh / f"shard-{shard:05d}.{name}.npy")), (shard, name)
+    assert np.array_equal(np.load(grown / "shard-00001.memory.npy")[:2], partial)
+    # fewer pairs: shards beyond are dropped, the rest kept
+    train(data_root, tmp_path / "d", recipe_file(tmp_path, epochs=1, cache_pairs=2),
+          "--feature-cache", str(grown))
+    assert json.loads((grown / "manifest.json").read_text())["shards"] == 1
+    assert not (grown / "shard-00001.json").exists() and first.stat().st_mtime_ns == stamp

@@ -29,7 +29,9 @@ in ``.npy`` shards of ``SHARD_PAIRS * K`` samples, each file written to a tempor
 renamed; a shard counts once its ``shard-<n>.json`` exists. ``manifest.json`` records the cache
 key: the sample-making recipe fields (crops, jitter, sampling, seed, datasets, model), the data
 root and the sha256 of the prefix weights of both trunks. A cache with another key is deleted
-and rebuilt, never reused; an interrupted build resumes at the first missing shard.
+and rebuilt, never reused; an interrupted build resumes at the first missing shard. The number
+of pairs is not part of the key (pair ``p`` depends only on the seed and ``p``): asking for more
+pairs keeps every complete shard and computes the rest, asking for fewer drops shards.
 
 Stage (b), :class:`FeatureCache` + :func:`forward_from_cache`: items are read back memory-mapped
 (shapes and dtypes checked against the manifest) and run through the trunks' remaining blocks,
@@ -63,8 +65,9 @@ LABEL_ARRAY = "memory_label"
 SAMPLE_FIELDS = ("model", "datasets", "crop_size", "num_memory_frames", "max_gap",
                  "negative_ratio", "search_factor", "scale_jitter", "shift_jitter",
                  "max_aspect_ratio", "area_rate_range", "max_sample_tries", "seed",
-                 "authors_sampler_bug", "authors_filter_bug", "cache_pairs", "cache_draws",
-                 "cache_blocks")
+                 "authors_sampler_bug", "authors_filter_bug", "cache_draws", "cache_blocks")
+# ``cache_pairs`` is not in the key: pair ``p`` depends only on the seed and ``p``, so a cache
+# grows (or shrinks) by shards (see :func:`_resize_cache`).
 _PREFIX = re.compile(r"^basemodel_[mq]\.(?:stem\.|proj_fg_bg_label_map\.|blocks\.(\d+)\.)")
 
 
@@ -212,6 +215,34 @@ def _remove_cache_files(folder: str) -> None:
             os.unlink(os.path.join(folder, name))
 
 
+def _drop_shard(folder: str, shard: int) -> None:
+    """Delete one shard, its ``.json`` first so that a crash leaves it marked incomplete."""
+    for name in [f"shard-{shard:05d}.json"] + sorted(
+            n for n in os.listdir(folder) if n.startswith(f"shard-{shard:05d}.")):
+        path = os.path.join(folder, name)
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def _resize_cache(folder: str, manifest: dict, n_pairs: int) -> dict:
+    """Return ``manifest`` for ``n_pairs`` pairs, dropping the shards whose pair range changes.
+
+    Shard ``s`` holds pairs ``[s * shard_pairs, min((s + 1) * shard_pairs, n_pairs))``; a shard
+    is kept only when that range is the same for the old and the new number of pairs.
+    """
+    per = int(manifest["shard_pairs"])
+    old_pairs = int(manifest["samples"]) // int(manifest["draws"])
+    kept = min(old_pairs, n_pairs) // per  # shards complete under both sizes
+    for shard in range(kept, int(manifest["shards"])):
+        _drop_shard(folder, shard)
+    print(f"feature cache {folder}: {old_pairs} -> {n_pairs} pairs, keeping {kept} of "
+          f"{manifest['shards']} shards", flush=True)
+    manifest = dict(manifest, samples=n_pairs * int(manifest["draws"]),
+                    shards=-(-n_pairs // per))
+    atomic_write_text(os.path.join(folder, "manifest.json"), json.dumps(manifest, indent=1))
+    return manifest
+
+
 def _read_manifest(folder: str) -> Optional[dict]:
     path = os.path.join(folder, "manifest.json")
     if not os.path.isfile(path):
@@ -254,6 +285,13 @@ def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_ro
         _remove_cache_files(folder)
         manifest = None
     draws, n_pairs = cfg.cache_draws, cfg.cache_pairs
+    if manifest is not None and (int(manifest["samples"]) != n_pairs * draws
+                                 or int(manifest["shard_pairs"]) != SHARD_PAIRS):
+        if int(manifest["shard_pairs"]) != SHARD_PAIRS:
+            _remove_cache_files(folder)
+            manifest = None
+        else:
+            manifest = _resize_cache(folder, manifest, n_pairs)
     n_shards = -(-n_pairs // SHARD_PAIRS)
     was_training = model.training
     model.eval()
