@@ -233,8 +233,21 @@ def test_weights_export_float16_drops_optimizer_and_legacy_blocks(tmp_path, tiny
     raw = torch.load(out, weights_only=True)
     assert set(raw) == {"epoch", "model_state_dict", "model_config"} and raw["epoch"] == 3
     assert not any(k.startswith(("r_z_k", "c_z_k", "r_x", "c_x")) for k in raw["model_state_dict"])
-    assert {v.dtype for v in raw["model_state_dict"].values() if v.is_floating_point()} == {
-        torch.float16}
+    dtypes = {k: v.dtype for k, v in raw["model_state_dict"].items() if v.is_floating_point()}
+    # BN running statistics stay float32 (a running variance may exceed float16's range)
+    assert {k for k, d in dtypes.items() if d == torch.float32} == {
+        k for k in dtypes if k.endswith((".running_mean", ".running_var"))} != set()
+    assert {d for k, d in dtypes.items() if not k.endswith(("_mean", "_var"))} == {torch.float16}
+    # ... so a variance of 1e9 (as the lite model's regression BN has) is exported, exactly
+    payload = torch.load(src, weights_only=True)
+    var_key = next(k for k in payload["model_state_dict"] if k.endswith(".running_var"))
+    payload["model_state_dict"][var_key] = payload["model_state_dict"][var_key] * 0 + 1.153e9
+    torch.save(payload, src)
+    assert main(["weights", "export", str(src), "--out", str(out), "--dtype", "float16"]) == 0
+    assert torch.load(out, weights_only=True)["model_state_dict"][var_key].max().item() == \
+        pytest.approx(1.153e9)
+    save_checkpoint(model, str(src), epoch=3, optimizer=opt)
+    assert main(["weights", "export", str(src), "--out", str(out), "--dtype", "float16"]) == 0
     loaded = build_model_from_checkpoint(str(out))
     for k, v in loaded.state_dict().items():
         if k.startswith(("r_z_k", "c_z_k", "r_x", "c_x")):

@@ -29,7 +29,14 @@ def add_arguments(parser):
     p.add_argument("path", help="checkpoint to export (validated as by inspect)")
     p.add_argument("--out", required=True, help="output file (.pkl)")
     p.add_argument("--dtype", default="float32", choices=("float32", "float16"),
-                   help="dtype of the stored floating tensors (they load into a float32 model)")
+                   help="dtype of the stored floating weights (they load into a float32 model); "
+                        "BatchNorm running statistics always stay float32 (a running variance "
+                        "can exceed float16's range)")
+
+
+#: state-dict key endings exported as float32 whatever ``--dtype`` says: BatchNorm statistics
+#: (the lite model's regression BN has a running variance of ~1e9, beyond float16's 65504)
+KEEP_FLOAT32 = (".running_mean", ".running_var")
 
 
 def run(args) -> int:
@@ -78,7 +85,8 @@ def _run(args) -> int:
 
 
 def _export(args) -> int:
-    """Weights only: validated, legacy blocks dropped, floating tensors in ``args.dtype``."""
+    """Weights only: validated, legacy blocks dropped, floating tensors in ``args.dtype`` except
+    the BatchNorm running statistics (:data:`KEEP_FLOAT32`), which stay float32."""
     import torch
 
     from stmtrack_plugin.model import build_model, verify_checkpoint
@@ -90,7 +98,7 @@ def _export(args) -> int:
     model.load_state_dict(state, strict=False)
     dtype = getattr(torch, args.dtype)
     full = model.state_dict()
-    kept = {k: (v.to(dtype) if v.is_floating_point() else v)
+    kept = {k: (v.to(dtype) if v.is_floating_point() and not k.endswith(KEEP_FLOAT32) else v)
             for k, v in full.items() if not k.startswith(LEGACY_PREFIXES)}
     check_finite(kept)  # a float32 value beyond float16's range would become inf
     worst = max(((kept[k].float() - full[k].float()).abs().max() /
@@ -98,6 +106,7 @@ def _export(args) -> int:
                 for k in kept if full[k].is_floating_point() and full[k].numel())
     write_checkpoint(args.out, kept, config, epoch=int(info.get("epoch", -1)))
     n = sum(v.numel() for v in kept.values())
-    print(f"wrote {args.out}: {len(kept)} tensors, {n:,} values as {args.dtype} "
+    n_low = sum(v.numel() for v in kept.values() if v.dtype == dtype)
+    print(f"wrote {args.out}: {len(kept)} tensors, {n:,} values ({n_low:,} as {args.dtype}) "
           f"(largest change {worst:.2g} of a tensor's largest value), no optimizer state, no legacy blocks")
     return 0
