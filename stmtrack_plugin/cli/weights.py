@@ -101,12 +101,16 @@ def _export(args) -> int:
     kept = {k: (v.to(dtype) if v.is_floating_point() and not k.endswith(KEEP_FLOAT32) else v)
             for k, v in full.items() if not k.startswith(LEGACY_PREFIXES)}
     check_finite(kept)  # a float32 value beyond float16's range would become inf
-    worst = max(((kept[k].float() - full[k].float()).abs().max() /
-                 full[k].float().abs().max().clamp(min=1e-12)).item()
-                for k in kept if full[k].is_floating_point() and full[k].numel())
+    floats = [k for k in kept if full[k].is_floating_point() and full[k].numel()]
+    # tensors whose values all lie below float16's smallest normal number (6.1e-5; e.g. biases
+    # that stayed ~1e-9) round to ~0: counted apart, their relative change says nothing
+    tiny = [k for k in floats if full[k].abs().max().item() < 6.1e-5]
+    worst = max([((kept[k].float() - full[k].float()).abs().max() /
+                  full[k].float().abs().max()).item() for k in floats if k not in tiny] or [0.0])
     write_checkpoint(args.out, kept, config, epoch=int(info.get("epoch", -1)))
     n = sum(v.numel() for v in kept.values())
     n_low = sum(v.numel() for v in kept.values() if v.dtype == dtype)
     print(f"wrote {args.out}: {len(kept)} tensors, {n:,} values ({n_low:,} as {args.dtype}) "
-          f"(largest change {worst:.2g} of a tensor's largest value), no optimizer state, no legacy blocks")
+          f"(largest change {worst:.2g} of a tensor's largest value; {len(tiny)} tensors below "
+          f"{6.1e-5:g} throughout), no optimizer state, no legacy blocks")
     return 0
