@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from stmtrack_plugin import weights as builtin
 from stmtrack_plugin.config import ModelConfig, choose_weights, resolve_weights
@@ -221,6 +222,13 @@ def test_shipped_file_loads_safely_as_a_lite_model():
     assert config.backbone == "efficientnet_lite0" and state
     params = load_parameters(builtin.read_manifest()["params"])
     assert params.total_stride == config.total_stride
+    # shipped as float16 weights (a 10 MB file, not 20) with float32 BN statistics, which the
+    # loader puts into a float32 model
+    for key, value in state.items():
+        if value.is_floating_point():
+            want = torch.float32 if key.endswith(("running_mean", "running_var")) else torch.float16
+            assert value.dtype == want, key
+    assert Path(builtin.BUILTIN.path).stat().st_size < 11e6
 
 
 def test_shipped_file_records_its_training_and_licences():
