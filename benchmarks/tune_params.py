@@ -7,10 +7,13 @@
 Every combination of the ``--grid`` values (``KEY=V1,V2,...``, any ``TrackerParams`` field; the
 values are JSON or plain strings, as ``stmtrack track --set``) is run over every sequence of
 ``--sequences`` (OTB-layout folders, default ``../shared/data/sequences``: the project's
-validation set; never tune on a benchmark you report). Each (combination, sequence) row of the
+validation set; never tune on a benchmark you report; or video-file sequences, ``video.mp4`` +
+``groundtruth_rect.txt`` as in ``../shared/data/train``: with ``--only NAME,...`` and no grid it
+scores a model on a few of its training clips, for the train/validation gap). Each (combination, sequence) row of the
 CSV holds the success AUC, precision@20, frames and mean tracking FPS; rows are appended as
-they finish, so a rerun skips what is there. The CSV header records the weights' sha256 and the
-base parameter name: a file made with other weights or parameters is refused, not mixed. At
+they finish, so a rerun skips what is there. The CSV header records the weights' sha256, the
+base parameter name and the sequence folder: a file made with other weights, parameters or
+sequences is refused, not mixed. At
 the end the combinations are printed by mean AUC (each sequence weighs the same).
 """
 from __future__ import annotations
@@ -58,24 +61,27 @@ def run_one(job):
     from stmtrack_plugin.config import load_parameters
     from stmtrack_plugin.evaluation.metrics import ope, tracking_fps
     from stmtrack_plugin.tracking.tracker import STMTracker
-    from stmtrack_plugin.utils.io import read_image_bgr
-    from stmtrack_plugin.utils.sequences import load_otb_sequence
+    from stmtrack_plugin.utils.video import open_source
 
     torch.set_num_threads(1)
-    seq = load_otb_sequence(folder)
-    frames = seq.frames[:max_frames] if max_frames else seq.frames
-    gt = seq.groundtruth[:len(frames)]
+    seq = open_source(folder)  # OTB layout or a video-file sequence (video.mp4 + boxes)
+    if seq.groundtruth is None or not len(seq.groundtruth):
+        raise SystemExit(f"error: {folder} has no ground truth to score against")
     tracker = STMTracker.from_params(load_parameters(base, **combo), weights)
-    tracker.initialize(read_image_bgr(frames[0]), gt[0])
-    boxes, times = [np.asarray(gt[0], dtype=np.float64)], []
-    for path in frames[1:]:
-        image = read_image_bgr(path)
+    boxes, times = [], []
+    for index, image in enumerate(seq.frames()):
+        if index == (max_frames or len(seq.groundtruth)):
+            break
+        if index == 0:
+            tracker.initialize(image, seq.groundtruth[0])
+            boxes.append(np.asarray(seq.groundtruth[0], dtype=np.float64))
+            continue
         tic = time.perf_counter()
         boxes.append(np.asarray(tracker.track(image).box, dtype=np.float64))
         times.append(time.perf_counter() - tic)
-    res = ope(np.stack(boxes), gt)
+    res = ope(np.stack(boxes), seq.groundtruth[:len(boxes)])
     return {"combo": combo_name(combo), "sequence": seq.name, "auc": f"{res.success_auc:.4f}",
-            "precision20": f"{res.precision20:.4f}", "frames": len(frames),
+            "precision20": f"{res.precision20:.4f}", "frames": len(boxes),
             "fps": f"{tracking_fps(times) or 0:.2f}"}
 
 
@@ -85,7 +91,7 @@ def read_rows(path: str, header: str):
     with open(path) as f:
         first = f.readline().rstrip("\n")
         if first != header:
-            raise SystemExit(f"error: {path} was made with other weights or parameters:\n"
+            raise SystemExit(f"error: {path} was made with other weights, parameters or sequences:\n"
                              f"  {first}\nexpected\n  {header}\n(use another --out)")
         return list(csv.DictReader(f))
 
@@ -96,7 +102,10 @@ def main(argv=None) -> int:
     p.add_argument("--params", default="default", help="base parameter file")
     p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                    help="values of one TrackerParams field (repeatable)")
-    p.add_argument("--sequences", default=DEFAULT_SEQUENCES, help="folder of OTB-layout sequences")
+    p.add_argument("--sequences", default=DEFAULT_SEQUENCES,
+                   help="folder of sequences: OTB layout, or video.mp4 + groundtruth_rect.txt")
+    p.add_argument("--only", default=None, metavar="NAME,...",
+                   help="these sequences of --sequences only (e.g. a few training clips)")
     p.add_argument("--max-frames", type=int, default=None, help="first N frames of each")
     p.add_argument("--workers", type=int, default=1,
                    help="processes (one torch thread each); 1 = this process")
@@ -110,8 +119,15 @@ def main(argv=None) -> int:
         load_parameters(args.params, **combo)  # a bad key or value fails here, before tracking
     names = sorted(d for d in os.listdir(args.sequences)
                    if os.path.isdir(os.path.join(args.sequences, d)))
+    if args.only:
+        wanted = [n.strip() for n in args.only.split(",") if n.strip()]
+        missing = sorted(set(wanted) - set(names))
+        if missing:
+            raise SystemExit(f"error: --only names sequences not in {args.sequences}: "
+                             f"{', '.join(missing)}")
+        names = sorted(wanted)
     header = (f"# weights sha256 {file_sha256(args.weights)}; params {args.params}; "
-              f"max_frames {args.max_frames}")
+              f"max_frames {args.max_frames}; sequences {os.path.realpath(args.sequences)}")
     rows = read_rows(args.out, header)
     done = {(r["combo"], r["sequence"]) for r in rows}
     jobs = [(args.weights, args.params, combo, os.path.join(args.sequences, name), args.max_frames)
@@ -134,7 +150,8 @@ def main(argv=None) -> int:
                   flush=True)
     table = {}
     for row in rows:
-        table.setdefault(row["combo"], {})[row["sequence"]] = float(row["auc"])
+        if row["sequence"] in names:  # a CSV may hold more (an earlier run without --only)
+            table.setdefault(row["combo"], {})[row["sequence"]] = float(row["auc"])
     print(f"\nmean success AUC over {len(names)} sequences (complete combinations only):")
     ranked = sorted(((np.mean(list(v.values())), k) for k, v in table.items()
                      if len(v) == len(names)), reverse=True)

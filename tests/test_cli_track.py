@@ -71,6 +71,23 @@ def test_video_file_with_gt_file_and_annotated_video(tiny_weights, sequences_dir
     assert "warning: ground truth has" not in capsys.readouterr().err  # 120 boxes, 4 frames: scored 4
 
 
+def test_video_sequence_folder_uses_its_ground_truth(tiny_weights, shared_dir, tmp_path, capsys):
+    """The layout of ``../shared/data/train`` (``video.mp4`` + ``groundtruth_rect.txt``, no
+    ``img/``): the folder is the sequence, its boxes give the init box and the score."""
+    src = shared_dir / "data" / "train" / "otb_Skiing"
+    seq = tmp_path / "otb_Skiing"
+    seq.mkdir()
+    (seq / "video.mp4").symlink_to(src / "video.mp4")
+    (seq / "groundtruth_rect.txt").symlink_to(src / "groundtruth_rect.txt")
+    out = tmp_path / "skiing.txt"
+    rc = main(["track", str(seq), "--weights", tiny_weights, "--set", "crop_size=129",
+               "--out", str(out), "--max-frames", "5", "--no-progress"])
+    assert rc == 0
+    rows = _lines(out)
+    assert len(rows) == 5 and rows[0] == [446.0, 181.0, 29.0, 26.0]  # its first box line
+    assert "otb_Skiing: 5 frames" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize("extra,message", [
     (["--weights", "/nonexistent/w.pkl"], "does not exist"),
     (["--box", "1,2,3"], "4 numbers"),

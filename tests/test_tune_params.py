@@ -45,7 +45,34 @@ def test_grid_rows_resume_and_refuse_other_weights(tiny_checkpoint, sequences_di
     shutil.copy(weights, other)
     with open(other, "ab") as f:
         f.write(b"\0")  # same tensors, another file: another sha256
-    with pytest.raises(SystemExit, match="other weights or parameters"):
+    with pytest.raises(SystemExit, match="other weights, parameters or sequences"):
         tune.main(argv[:1] + [str(other)] + argv[2:])
     with pytest.raises(KeyError):
         tune.main(argv[:-4] + ["--grid", "no_such_field=1", "--out", str(tmp_path / "x.csv")])
+
+
+def test_video_sequences_only_some_and_no_mixing_of_folders(tiny_checkpoint, shared_dir, tmp_path,
+                                                           capsys):
+    """Video-file sequences (the layout of ``../shared/data/train``), a subset by ``--only``; a
+    CSV made on another sequence folder is refused."""
+    weights, params = tiny_checkpoint
+    clips = tmp_path / "clips"
+    for name in ("otb_Skiing", "vot15_ball1", "uavdt_S0310"):
+        (clips / name).mkdir(parents=True)
+        for f in ("video.mp4", "groundtruth_rect.txt"):
+            (clips / name / f).symlink_to(shared_dir / "data" / "train" / name / f)
+    out = tmp_path / "gap.csv"
+    tune = _tune()
+    argv = ["--weights", str(weights), "--params", str(params), "--sequences", str(clips),
+            "--max-frames", "3", "--only", "vot15_ball1,otb_Skiing", "--out", str(out)]
+    assert tune.main(argv) == 0
+    rows = list(csv.DictReader(out.read_text().splitlines()[1:]))
+    assert sorted(r["sequence"] for r in rows) == ["otb_Skiing", "vot15_ball1"]
+    assert all(r["frames"] == "3" and 0.0 <= float(r["auc"]) <= 1.0 for r in rows)
+    assert "mean success AUC over 2 sequences" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="not in"):
+        tune.main(argv[:-4] + ["--only", "otb_Skiing,no_such_clip", "--out", str(out)])
+    other = tmp_path / "other"
+    shutil.copytree(clips, other, symlinks=True)
+    with pytest.raises(SystemExit, match="other weights, parameters or sequences"):
+        tune.main(argv[:5] + [str(other)] + argv[6:])

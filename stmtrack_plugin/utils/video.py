@@ -9,7 +9,7 @@ from typing import Iterator, List, Optional
 import numpy as np
 
 from stmtrack_plugin.utils.io import read_image_bgr
-from stmtrack_plugin.utils.sequences import list_frames, load_otb_sequence, split_target
+from stmtrack_plugin.utils.sequences import list_frames, load_otb_sequence, read_boxes, split_target
 
 
 @dataclass
@@ -55,10 +55,25 @@ class FrameSource:
             cap.release()
 
 
+#: file names of the video in a video-file sequence folder (``video.mp4`` + ``groundtruth_rect.txt``
+#: [+ ``absent.txt``], the layout of ``../shared/data/train``), in the order they are looked for
+VIDEO_NAMES = ("video.mp4", "video.avi", "video.mkv", "video.mov")
+
+
+def sequence_video(folder: str) -> Optional[str]:
+    """The video of a video-file sequence folder (no ``img/``; one of :data:`VIDEO_NAMES`), or None."""
+    if os.path.isdir(os.path.join(folder, "img")):
+        return None
+    return next((os.path.join(folder, n) for n in VIDEO_NAMES
+                 if os.path.isfile(os.path.join(folder, n))), None)
+
+
 def open_source(path: str) -> FrameSource:
     """A folder with ``img/`` or a ground-truth file is an OTB/GOT-style sequence (``<root>/
-    Jogging-2``: target 2 of a multi-target folder); any other folder is a frame folder (sorted
-    naturally); a file is a video read with OpenCV."""
+    Jogging-2``: target 2 of a multi-target folder), or, with a video file instead of ``img/``
+    (:func:`sequence_video`), a video-file sequence whose ``groundtruth_rect.txt`` has a line
+    per video frame; any other folder is a frame folder (sorted naturally); a file is a video
+    read with OpenCV."""
     path = os.fspath(path)
     name = os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
     base, target = split_target(os.path.basename(os.path.normpath(path)))
@@ -66,6 +81,13 @@ def open_source(path: str) -> FrameSource:
             os.path.dirname(os.path.normpath(path)), base, f"groundtruth_rect.{target}.txt")):
         seq = load_otb_sequence(path)  # <root>/Jogging-2: target 2 of <root>/Jogging
         return FrameSource(seq.name, len(seq), seq.groundtruth, _paths=list(seq.frames))
+    if os.path.isdir(path) and sequence_video(path) is not None:
+        source = open_source(sequence_video(path))
+        gt_file = os.path.join(path, "groundtruth_rect.txt")
+        gt = read_boxes(gt_file) if os.path.isfile(gt_file) else None
+        # (the container's frame count is an estimate: a length mismatch is reported where
+        # the boxes are scored, against the frames actually decoded)
+        return FrameSource(name, source.count, gt, _video=source._video)
     if os.path.isdir(path):
         markers = ("img", "groundtruth_rect.txt", "groundtruth.txt")
         if any(os.path.exists(os.path.join(path, m)) for m in markers):

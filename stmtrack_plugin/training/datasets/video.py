@@ -4,7 +4,7 @@ The layout of ``../shared/data/train`` (and of anyone's own clips): one folder p
 a video OpenCV can decode (H.264 ``video.mp4`` there), one ``x,y,w,h`` line per video frame (line k
 is frame k; OTB's 1-based values are kept raw, as every reader here does) and an optional
 ``absent.txt`` with ``1`` on frames where the target is not visible (their box is ``0,0,0,0``).
-The video file may also be named ``video.avi``/``.mkv``/``.mov``.
+The video file may also be named ``video.avi``/``.mkv``/``.mov`` (:data:`~stmtrack_plugin.utils.video.VIDEO_NAMES`).
 
 Every file is validated when the index is built: the box lines (errors name file and line), the
 flags, and the number of frames, counted by decoding the video (the container's count is not
@@ -22,9 +22,9 @@ from stmtrack_plugin.training.datasets._annotations import (AnnotationError, rea
                                                             read_flag_file)
 from stmtrack_plugin.training.datasets.base import TrackRecord, cached_index, make_record, require_dir
 from stmtrack_plugin.training.datasets.frames import count_video_frames
+from stmtrack_plugin.utils.video import VIDEO_NAMES
 
 LAYOUT = "<root>/<sequence>/{video.mp4, groundtruth_rect.txt[, absent.txt]}"
-VIDEO_NAMES = ("video.mp4", "video.avi", "video.mkv", "video.mov")
 
 
 def _video_size(path: str):
