@@ -46,9 +46,9 @@ STAGES = ("memorize", "query trunk", "query neck", "memory read", "head towers",
           "track (whole)")
 
 
-def real_inputs(sequence: str, crop_size: int, search_factor: float):
-    """(1, 3, S, S) float BGR crop around the frame-1 box of ``sequence`` and its (1, 1, S, S)
-    label map (1 inside the box, as scaled into the crop)."""
+def real_inputs(sequence: str, crop_size: int, search_factor: float, frame: int = 0):
+    """(1, 3, S, S) float BGR crop around the ground-truth box of ``frame`` (0-based) of
+    ``sequence`` and its (1, 1, S, S) label map (1 inside the box, as scaled into the crop)."""
     import cv2
     import torch
 
@@ -56,8 +56,8 @@ def real_inputs(sequence: str, crop_size: int, search_factor: float):
     from stmtrack_plugin.utils.sequences import load_otb_sequence
 
     seq = load_otb_sequence(sequence_folder(sequence))
-    image = read_image_bgr(seq.frames[0])
-    x, y, w, h = (float(v) for v in seq.groundtruth[0])
+    image = read_image_bgr(seq.frames[frame])
+    x, y, w, h = (float(v) for v in seq.groundtruth[frame])
     side = search_factor * float(np.sqrt(w * h))
     scale = crop_size / side
     cx, cy = x + w / 2, y + h / 2
@@ -68,8 +68,8 @@ def real_inputs(sequence: str, crop_size: int, search_factor: float):
     lo, hi = crop_size / 2 - half_w, crop_size / 2 + half_w
     top, bottom = crop_size / 2 - half_h, crop_size / 2 + half_h
     label[int(max(top, 0)):int(min(bottom, crop_size)), int(max(lo, 0)):int(min(hi, crop_size))] = 1
-    frame = torch.from_numpy(crop).permute(2, 0, 1)[None].float().contiguous()
-    return frame, torch.from_numpy(label)[None, None]
+    return (torch.from_numpy(crop).permute(2, 0, 1)[None].float().contiguous(),
+            torch.from_numpy(label)[None, None])
 
 
 def stage_calls(model, frame, label, memory_frames: int):
