@@ -1,26 +1,17 @@
 """benchmarks/bench_modes.py: every mode on a fixed list of shared sequences, peak RSS measured
 in a child process per mode, and a header naming the machine, threads and load."""
-import importlib.util
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_modes.py"
+from bench_helpers import BENCHMARKS, load_benchmark
+
 NUMBER = r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
 
 
 def _bench_modes():
-    sys.path.insert(0, str(BENCH.parent))
-    sys.modules.pop("_bench_common", None)  # re-read $STMTRACK_SHARED
-    try:
-        spec = importlib.util.spec_from_file_location("bench_modes_under_test", BENCH)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(BENCH.parent))
-    return module
+    return load_benchmark("bench_modes")
 
 
 def _rows(lines, start):
@@ -105,6 +96,6 @@ def test_peak_rss_of_a_child_is_its_own(tmp_path):
     parent = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
     code = ("import sys; sys.path.insert(0, sys.argv[1]); "
             "from _bench_common import peak_rss_mb; print(peak_rss_mb())")
-    child = float(subprocess.run([sys.executable, "-c", code, str(BENCH.parent)],
+    child = float(subprocess.run([sys.executable, "-c", code, str(BENCHMARKS)],
                                  capture_output=True, text=True, check=True).stdout)
     assert parent > 150 and 0 < child < 100, (parent, child)

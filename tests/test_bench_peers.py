@@ -1,23 +1,12 @@
 """benchmarks/bench_peers.py: STMTrack and the OpenCV peers timed side by side on the same
 frames, with the machine and load named and missing peers listed as skipped."""
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_peers.py"
+from bench_helpers import load_benchmark
 
 
 def _bench_peers():
-    sys.path.insert(0, str(SCRIPT.parent))
-    sys.modules.pop("_bench_common", None)
-    try:
-        spec = importlib.util.spec_from_file_location("bench_peers_under_test", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+    return load_benchmark("bench_peers")
 
 
 def test_trackers_side_by_side(tiny_checkpoint, shared_dir, capsys, monkeypatch):

@@ -1,27 +1,15 @@
 """benchmarks/int8_probe.py: the parts really are quantized to int8 (quantized conv modules,
 calibrated on real crops), their outputs stay close to float32, and the table is printed."""
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "int8_probe.py"
+from bench_helpers import load_benchmark
 
 
 def _probe():
-    sys.path.insert(0, str(SCRIPT.parent))
-    for name in ("_bench_common", "bench_modes", "profile_stages"):
-        sys.modules.pop(name, None)
-    try:
-        spec = importlib.util.spec_from_file_location("int8_probe_under_test", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+    return load_benchmark("int8_probe")
 
 
 @pytest.mark.filterwarnings("ignore")

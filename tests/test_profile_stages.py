@@ -1,27 +1,15 @@
 """benchmarks/profile_stages.py: every stage of a tracked frame timed on real crops, with the
 machine named; the stages really are the network's (their outputs match one track call)."""
-import importlib.util
 import re
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "profile_stages.py"
+from bench_helpers import load_benchmark
 
 
 def _profile():
-    sys.path.insert(0, str(SCRIPT.parent))
-    for name in ("_bench_common", "bench_modes"):
-        sys.modules.pop(name, None)
-    try:
-        spec = importlib.util.spec_from_file_location("profile_stages_under_test", SCRIPT)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return module
+    return load_benchmark("profile_stages")
 
 
 @pytest.mark.parametrize("mode", ["exact", "bfloat16"])
