@@ -37,6 +37,8 @@ def add_arguments(parser):
 #: state-dict key endings exported as float32 whatever ``--dtype`` says: BatchNorm statistics
 #: (the lite model's regression BN has a running variance of ~1e9, beyond float16's 65504)
 KEEP_FLOAT32 = (".running_mean", ".running_var")
+#: float16's smallest normal number: a tensor entirely below it rounds to ~0 (reported apart)
+FLOAT16_MIN_NORMAL = 6.1e-5
 
 
 def run(args) -> int:
@@ -102,9 +104,9 @@ def _export(args) -> int:
             for k, v in full.items() if not k.startswith(LEGACY_PREFIXES)}
     check_finite(kept)  # a float32 value beyond float16's range would become inf
     floats = [k for k in kept if full[k].is_floating_point() and full[k].numel()]
-    # tensors whose values all lie below float16's smallest normal number (6.1e-5; e.g. biases
-    # that stayed ~1e-9) round to ~0: counted apart, their relative change says nothing
-    tiny = [k for k in floats if full[k].abs().max().item() < 6.1e-5]
+    # tensors entirely below FLOAT16_MIN_NORMAL (e.g. biases that stayed ~1e-9) round to ~0:
+    # counted apart, their relative change says nothing
+    tiny = [k for k in floats if full[k].abs().max().item() < FLOAT16_MIN_NORMAL]
     worst = max([((kept[k].float() - full[k].float()).abs().max() /
                   full[k].float().abs().max()).item() for k in floats if k not in tiny] or [0.0])
     write_checkpoint(args.out, kept, config, epoch=int(info.get("epoch", -1)))
@@ -112,5 +114,5 @@ def _export(args) -> int:
     n_low = sum(v.numel() for v in kept.values() if v.dtype == dtype)
     print(f"wrote {args.out}: {len(kept)} tensors, {n:,} values ({n_low:,} as {args.dtype}) "
           f"(largest change {worst:.2g} of a tensor's largest value; {len(tiny)} tensors below "
-          f"{6.1e-5:g} throughout), no optimizer state, no legacy blocks")
+          f"{FLOAT16_MIN_NORMAL:g} throughout), no optimizer state, no legacy blocks")
     return 0

@@ -81,8 +81,9 @@ def open_source(path: str) -> FrameSource:
             os.path.dirname(os.path.normpath(path)), base, f"groundtruth_rect.{target}.txt")):
         seq = load_otb_sequence(path)  # <root>/Jogging-2: target 2 of <root>/Jogging
         return FrameSource(seq.name, len(seq), seq.groundtruth, _paths=list(seq.frames))
-    if os.path.isdir(path) and sequence_video(path) is not None:
-        source = open_source(sequence_video(path))
+    video = sequence_video(path) if os.path.isdir(path) else None
+    if video is not None:
+        source = open_source(video)
         gt_file = os.path.join(path, "groundtruth_rect.txt")
         gt = read_boxes(gt_file) if os.path.isfile(gt_file) else None
         # (the container's frame count is an estimate: a length mismatch is reported where
