@@ -20,6 +20,10 @@ from typing import Any, Mapping, Optional
 WEIGHTS_ENV = "STMTRACK_WEIGHTS"
 
 
+#: values of ``ModelConfig.tower_norm``
+TOWER_NORMS = ("none", "group")
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of the STMTrack network.
@@ -43,6 +47,9 @@ class ModelConfig:
     #: where the memory trunk adds the fg/bg label map: 0 = after the stem (the authors'
     #: place); k > 0 = before trunk block k (efficientnet_lite0 only; 11 = at its output)
     label_block: int = 0
+    #: normalisation inside the two head towers: "none" (the authors') or "group" (GroupNorm
+    #: after every tower conv but the last, as in FCOS; the lite model's opt-in)
+    tower_norm: str = "none"
 
     def __post_init__(self):
         if not (0 < self.width_mult <= 1.0):
@@ -55,6 +62,9 @@ class ModelConfig:
             raise ValueError(f"label_block must be an int >= 0, got {self.label_block!r}")
         if not isinstance(self.backbone, str) or not self.backbone:
             raise ValueError(f"backbone must be a trunk name, got {self.backbone!r}")
+        if self.tower_norm not in TOWER_NORMS:
+            raise ValueError(f"tower_norm must be one of {', '.join(TOWER_NORMS)}, "
+                             f"got {self.tower_norm!r}")
 
 
 @dataclass(frozen=True)

@@ -40,19 +40,32 @@ class ConvBN(nn.Module):
 class ConvTower(nn.Module):
     """``num_convs`` 3x3 convs with a ReLU between consecutive convs and none after the last.
 
-    Keys: ``conv1.*`` then ``conv_layers.{1,3,5,...}.*`` (even indices are the ReLUs).
+    Keys: ``conv1.*`` then ``conv_layers.{1,3,5,...}.*`` (even indices are the ReLUs). With
+    ``norm="group"`` (``ModelConfig.tower_norm``, an opt-in) a GroupNorm precedes each ReLU:
+    ``conv_layers.{0,3,6,...}`` are the norms and ``conv_layers.{2,5,8,...}`` the convs.
     """
 
-    def __init__(self, in_ch: int, width: int, num_convs: int = 7):
+    def __init__(self, in_ch: int, width: int, num_convs: int = 7, norm: str = "none"):
         super().__init__()
         self.conv1 = nn.Conv2d(in_ch, width, kernel_size=3, padding=1)
         layers = []
         for _ in range(num_convs - 1):
+            if norm == "group":
+                layers.append(nn.GroupNorm(tower_groups(width), width))
             layers += [nn.ReLU(), nn.Conv2d(width, width, kernel_size=3, padding=1)]
         self.conv_layers = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.conv_layers(self.conv1(x))
+
+
+def tower_groups(width: int) -> int:
+    """GroupNorm groups for a tower of ``width`` channels: 32 (FCOS) or the largest divisor below.
+
+    >>> tower_groups(128), tower_groups(48), tower_groups(7)
+    (32, 16, 1)
+    """
+    return math.gcd(32, width)
 
 
 def memory_read(fm: torch.Tensor, fq: torch.Tensor,
@@ -113,13 +126,13 @@ class STMHead(nn.Module):
     """Memory read + two 7-conv towers + 1x1 conv/BN outputs + exp box decoding."""
 
     def __init__(self, in_channels: int, width: int = 256, num_convs: int = 7, total_stride: int = 8,
-                 init_weights: bool = True):
+                 init_weights: bool = True, tower_norm: str = "none"):
         super().__init__()
         self.total_stride = total_stride
         self.bi = nn.Parameter(torch.tensor(0.0))
         self.si = nn.Parameter(torch.tensor(1.0))
-        self.cls_ctr = ConvTower(2 * in_channels, width, num_convs)
-        self.reg = ConvTower(2 * in_channels, width, num_convs)
+        self.cls_ctr = ConvTower(2 * in_channels, width, num_convs, tower_norm)
+        self.reg = ConvTower(2 * in_channels, width, num_convs, tower_norm)
         self.cls_score = ConvBN(width, 1)
         self.ctr_score = ConvBN(width, 1)
         self.reg_offsets = ConvBN(width, 4)

@@ -43,7 +43,7 @@ class STMTrack(nn.Module):
         self.neck_m = Neck(trunk_channels, config.neck_channels, init_weights)
         self.neck_q = Neck(trunk_channels, config.neck_channels, init_weights)
         self.head = STMHead(config.neck_channels, config.head_channels, config.head_num_convs,
-                            config.total_stride, init_weights)
+                            config.total_stride, init_weights, config.tower_norm)
         for name in LEGACY_BLOCKS:
             self.add_module(name, LegacyBlock(config.head_channels))
         if init_weights:  # off when every tensor is overwritten next (a checkpoint load)

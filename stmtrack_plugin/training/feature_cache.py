@@ -27,7 +27,8 @@ seeded ``(seed, CACHE_STREAM, p)``); each gets ``cache_draws`` independent rando
 
 in ``.npy`` shards of ``SHARD_PAIRS * K`` samples, each file written to a temporary name and
 renamed; a shard counts once its ``shard-<n>.json`` exists. ``manifest.json`` records the cache
-key: the sample-making recipe fields (crops, jitter, sampling, seed, datasets, model), the data
+key: the sample-making recipe fields (crops, jitter, sampling, seed, datasets, model up to the
+trunks: :data:`HEAD_FIELDS` are left out), the data
 root and the sha256 of the prefix weights of both trunks. A cache with another key is deleted
 and rebuilt, never reused; an interrupted build resumes at the first missing shard. The number
 of pairs is not part of the key (pair ``p`` depends only on the seed and ``p``): asking for more
@@ -66,6 +67,9 @@ SAMPLE_FIELDS = ("model", "datasets", "crop_size", "num_memory_frames", "max_gap
                  "negative_ratio", "search_factor", "scale_jitter", "shift_jitter",
                  "max_aspect_ratio", "area_rate_range", "max_sample_tries", "seed",
                  "authors_sampler_bug", "authors_filter_bug", "cache_draws", "cache_blocks")
+#: ModelConfig fields of the parts after the trunks: they never change what the cache holds, so
+#: they are left out of the key (a head variant trains on the same cache)
+HEAD_FIELDS = ("neck_channels", "head_channels", "head_num_convs", "tower_norm")
 # ``cache_pairs`` is not in the key: pair ``p`` depends only on the seed and ``p``, so a cache
 # grows (or shrinks) by shards (see :func:`_resize_cache`).
 _PREFIX = re.compile(r"^basemodel_[mq]\.(?:stem\.|proj_fg_bg_label_map\.|blocks\.(\d+)\.)")
@@ -189,11 +193,23 @@ def forward_from_cache(model: torch.nn.Module, cache_blocks: int, memory: torch.
 def cache_key(model: torch.nn.Module, cfg: TrainConfig, data_root: str) -> dict:
     """What a cache must have been made with to be reused (JSON-ready)."""
     fields = {name: getattr(cfg, name) for name in SAMPLE_FIELDS}
+    fields["model"] = {k: v for k, v in dataclasses.asdict(cfg.model).items()
+                       if k not in HEAD_FIELDS}
     fields = json.loads(json.dumps({k: dataclasses.asdict(v) if dataclasses.is_dataclass(v)
                                     else [dataclasses.asdict(d) for d in v] if k == "datasets"
                                     else v for k, v in fields.items()}))
     return {"version": CACHE_VERSION, "recipe": fields, "data_root": os.path.abspath(data_root),
             "prefix_sha256": prefix_sha256(model, cfg.cache_blocks)}
+
+
+def same_key(stored, key: dict) -> bool:
+    """Whether a manifest's ``stored`` key is ``key``, ignoring :data:`HEAD_FIELDS` (which caches
+    made before they were left out still record)."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("recipe"), dict) \
+            or not isinstance(stored["recipe"].get("model"), dict):
+        return False
+    model = {k: v for k, v in stored["recipe"]["model"].items() if k not in HEAD_FIELDS}
+    return {**stored, "recipe": {**stored["recipe"], "model": model}} == key
 
 
 def _shard_path(folder: str, shard: int, what: str) -> str:
@@ -279,7 +295,7 @@ def build_feature_cache(model: torch.nn.Module, cfg: TrainConfig, pairs, data_ro
     os.makedirs(folder, exist_ok=True)
     key = cache_key(model, cfg, data_root)
     manifest = _read_manifest(folder)
-    if manifest is not None and manifest.get("key") != key:
+    if manifest is not None and not same_key(manifest.get("key"), key):
         print(f"feature cache {folder} was made with other settings or weights: rebuilding",
               flush=True)
         _remove_cache_files(folder)
@@ -348,7 +364,7 @@ class FeatureCache(torch.utils.data.Dataset):
     def __init__(self, folder: str, expected_key: dict, length: Optional[int] = None):
         self.folder, self.key = folder, expected_key
         manifest = _read_manifest(folder)
-        if manifest is None or manifest.get("key") != expected_key:
+        if manifest is None or not same_key(manifest.get("key"), expected_key):
             raise StaleCacheError(f"{folder}: no feature cache for these settings and weights")
         self.samples = int(manifest["samples"])
         self.per_shard = int(manifest["shard_pairs"]) * int(manifest["draws"])
