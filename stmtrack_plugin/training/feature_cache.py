@@ -203,13 +203,14 @@ def cache_key(model: torch.nn.Module, cfg: TrainConfig, data_root: str) -> dict:
 
 
 def same_key(stored, key: dict) -> bool:
-    """Whether a manifest's ``stored`` key is ``key``, ignoring :data:`HEAD_FIELDS` (which caches
-    made before they were left out still record)."""
+    """Whether a manifest's ``stored`` key is ``key``. Fields the key no longer holds are ignored:
+    :data:`HEAD_FIELDS` and ``cache_pairs``, which caches made before they were left out record."""
     if not isinstance(stored, dict) or not isinstance(stored.get("recipe"), dict) \
             or not isinstance(stored["recipe"].get("model"), dict):
         return False
-    model = {k: v for k, v in stored["recipe"]["model"].items() if k not in HEAD_FIELDS}
-    return {**stored, "recipe": {**stored["recipe"], "model": model}} == key
+    recipe = {k: v for k, v in stored["recipe"].items() if k != "cache_pairs"}
+    recipe["model"] = {k: v for k, v in recipe["model"].items() if k not in HEAD_FIELDS}
+    return {**stored, "recipe": recipe} == key
 
 
 def _shard_path(folder: str, shard: int, what: str) -> str:
