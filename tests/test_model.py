@@ -113,3 +113,29 @@ def test_truncated_normal_init_statistics():
     assert x.abs().max() <= 0.2
     # std of N(0, 0.1^2) truncated at 2 sigma is 0.0880
     assert abs(x.std().item() - 0.0880) < 1e-3 and abs(x.mean().item()) < 1e-3
+
+
+def test_group_norm_towers_are_an_opt_in(tiny_model_config, tmp_path):
+    """``tower_norm="group"`` puts a GroupNorm before each ReLU of both head towers; the default
+    keeps the authors' keys; a checkpoint records the choice and loads back into it."""
+    import dataclasses
+
+    from stmtrack_plugin.model.checkpoint import build_model_from_checkpoint, save_checkpoint
+
+    plain = build_model(tiny_model_config)
+    assert not any(isinstance(m, torch.nn.GroupNorm) for m in plain.modules())
+    config = dataclasses.replace(tiny_model_config, tower_norm="group")
+    model = build_model(config).eval()
+    norms = [m for m in model.head.reg.conv_layers if isinstance(m, torch.nn.GroupNorm)]
+    assert len(norms) == config.head_num_convs - 1 and norms[0].num_groups == 32
+    keys = set(model.state_dict()) - set(plain.state_dict())
+    assert "head.cls_ctr.conv_layers.0.weight" in keys and "head.reg.conv_layers.6.bias" in keys
+    path = tmp_path / "gn.pkl"
+    save_checkpoint(model, str(path))
+    loaded = build_model_from_checkpoint(str(path), device="cpu")
+    assert loaded.config.tower_norm == "group"
+    fm, fq = torch.randn(1, 32, 2, 5, 5), torch.randn(1, 32, 5, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.head(fm, fq, 0).boxes, model.head(fm, fq, 0).boxes)
+    with pytest.raises(ValueError, match="tower_norm must be one of none, group"):
+        ModelConfig(tower_norm="batch")

@@ -293,3 +293,24 @@ def test_more_pairs_grow_the_cache_and_keep_complete_shards(data_root, tmp_path,
           "--feature-cache", str(grown))
     assert json.loads((grown / "manifest.json").read_text())["shards"] == 1
     assert not (grown / "shard-00001.json").exists() and first.stat().st_mtime_ns == stamp
+
+
+def test_cache_key_leaves_out_the_head():
+    """A head variant (other tower norm or widths) trains on the same cache; a cache whose key
+    still records cache_pairs and the head fields (made before they were left out) is reused."""
+    from stmtrack_plugin.training.feature_cache import HEAD_FIELDS, cache_key, same_key
+
+    cfg = dataclasses.replace(load_recipe("lite"), pretrained="",
+                              model=model_config_for("efficientnet_lite0", width_mult=0.25,
+                                                     neck_channels=16, head_channels=16))
+    model = build_training_model(cfg, torch.device("cpu"))  # its prefix: the trunk's weights
+    key = cache_key(model, cfg, "data")
+    variant = dataclasses.replace(cfg, model=dataclasses.replace(
+        cfg.model, tower_norm="group", head_channels=32, neck_channels=8, head_num_convs=3))
+    assert cache_key(model, variant, "data") == key
+    old = json.loads(json.dumps(key))
+    old["recipe"]["cache_pairs"] = 3000
+    old["recipe"]["model"].update({f: dataclasses.asdict(cfg.model)[f] for f in HEAD_FIELDS})
+    assert same_key(old, key)
+    old["recipe"]["model"]["label_block"] = 5
+    assert not same_key(old, key) and not same_key(None, key) and not same_key({"recipe": 1}, key)
