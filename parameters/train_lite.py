@@ -13,7 +13,9 @@ about 1.8 GB of float16). The memory trunk adds the fg/bg label map at the trunk
 (``label_block=11``: cell-averaged map + a 3x3 conv that trains), so the foreground signal is
 learnt although the trunk is cached; with the label at the stem (the authors' place) a cached
 trunk would keep the label conv at its random init. Necks, memory read and head train from the
-start: 12 epochs of 9,000 samples, total batch 32 (16 x 2).
+start: 12 epochs of 9,000 samples, total batch 32 (16 x 2), base LR 0.02 (cosine, 1 warm-up
+epoch). With 0.04 the loss stalled (1.57 after 12 epochs against 0.57 with 0.02) and the
+validation mean success AUC was 0.429 against 0.563 (see the README, "Training the lite model").
 
 Budget on this 2-core box: stage (a) 7-11 samples/s (~15-20 min, decoding included), stage (b)
 see ``benchmarks/train_lite_throughput.py`` and the run's ``train_log.csv``.
@@ -39,7 +41,7 @@ def recipe() -> TrainConfig:
         epochs=12,
         reference_batch=32,
         batch_per_device=16,
-        base_lr=0.04,
+        base_lr=0.02,
         warmup_start_lr=1e-3,
         warmup_epochs=1,
         end_lr=1e-6,
