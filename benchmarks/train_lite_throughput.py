@@ -30,8 +30,8 @@ def _median(times):
 
 def bench(cfg, device: torch.device, batch: int, steps: int, full_route: bool = True) -> dict:
     from stmtrack_plugin.model.trunks import score_geometry
-    from stmtrack_plugin.training.feature_cache import (encode_prefix, forward_from_cache,
-                                                        freeze_prefix)
+    from stmtrack_plugin.training.trunk_split import (encode_prefix, forward_from_cache,
+                                                     freeze_prefix)
     from stmtrack_plugin.training.schedule import apply_freeze, build_optimizer
     from stmtrack_plugin.training.trainer import build_training_model
 

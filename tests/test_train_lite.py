@@ -17,8 +17,8 @@ import torch
 from stmtrack_plugin.cli.main import main
 from stmtrack_plugin.model.trunks import model_config_for
 from stmtrack_plugin.training.config import load_recipe
-from stmtrack_plugin.training.feature_cache import (encode_prefix, forward_from_cache,
-                                                    freeze_prefix, is_prefix)
+from stmtrack_plugin.training.trunk_split import (encode_prefix, forward_from_cache,
+                                                 freeze_prefix, is_prefix)
 from stmtrack_plugin.training.trainer import build_training_model
 
 TINY = dict(model=dict(width_mult=0.25, neck_channels=16, head_channels=16), crop_size=129,

@@ -105,7 +105,7 @@ class Trainer:
                                      length=samples_per_rank * dist.world_size)
         model = build_training_model(cfg, device, pretrained, announce=dist.is_main)
         if cfg.feature_cache:
-            from stmtrack_plugin.training.feature_cache import check_cacheable
+            from stmtrack_plugin.training.trunk_split import check_cacheable
 
             check_cacheable(model, cfg)
         self.model = convert_batchnorm(model, cfg.sync_bn, device, dist)
@@ -218,7 +218,7 @@ class Trainer:
         """One epoch of optimiser steps; returns the mean loss over its steps."""
         apply_freeze(self.model, epoch, self.cfg.unfreeze_epoch)
         if self.cfg.feature_cache:
-            from stmtrack_plugin.training.feature_cache import freeze_prefix
+            from stmtrack_plugin.training.trunk_split import freeze_prefix
 
             freeze_prefix(self.model, self.cfg.cache_blocks)
         net = wrap_ddp(self.model, self.device, self.dist)  # rebuilt: trainable set may change
@@ -283,7 +283,7 @@ class Trainer:
         cfg = self.cfg
         with torch.autocast(self.device.type, dtype=self.amp_dtype, enabled=cfg.amp):
             if cfg.feature_cache:
-                from stmtrack_plugin.training.feature_cache import forward_from_cache
+                from stmtrack_plugin.training.trunk_split import forward_from_cache
 
                 out = forward_from_cache(net, cfg.cache_blocks, batch["memory"], batch["query"],
                                          cfg.crop_size, batch.get("memory_label"))
