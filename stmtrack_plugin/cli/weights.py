@@ -35,7 +35,8 @@ def add_arguments(parser):
 
 
 #: state-dict key endings exported as float32 whatever ``--dtype`` says: BatchNorm statistics
-#: (the lite model's regression BN has a running variance of ~1e9, beyond float16's 65504)
+#: (the plain-tower lite models had regression-BN running variances of ~1e8-1e9, beyond float16's
+#: 65504)
 KEEP_FLOAT32 = (".running_mean", ".running_var")
 #: float16's smallest normal number: a tensor entirely below it rounds to ~0 (reported apart)
 FLOAT16_MIN_NORMAL = 6.1e-5
