@@ -10,9 +10,14 @@ each, decoded before timing) are tracked twice with the same seeded random weigh
 * batched: K trackers in lockstep, one :func:`~stmtrack_plugin.tracking.batch.track_step` per
   frame step (one batched ``memorize`` + one batched ``track``), as ``--batch K`` runs them.
 
+* with ``--workers W`` also **processes**: the K sequences dealt round-robin to W processes
+  (``--workers W`` of ``stmtrack eval``), each with ``max(1, threads // W)`` torch threads,
+  tracking one sequence after another; started together, frames/s = all tracked frames / the
+  wall time from the first process's start of tracking to the last one's end.
+
 Printed per K: median ms per tracked frame (sequential: of the ``track`` calls; batched: of
 step time / K) and frames/s (tracked frames / total tracking time; init frames excluded); with
-``--repeats R`` the two runs alternate R times and the faster round of each is shown. Models:
+``--repeats R`` the runs alternate R times and the fastest round of each is shown. Models:
 "lite" = efficientnet_lite0 trunk, neck 256, head 128, crop 225; "full" = the authors' default
 GoogLeNet model, crop 289; both random weights (speed only), prepared for inference as ``eval``
 prepares them. OMP_WAIT_POLICY=PASSIVE is set before torch loads (see stmtrack_plugin.threads).
@@ -96,6 +101,43 @@ def batched(lead, clips):
     return statistics.median(per_frame) * 1e3, count / total
 
 
+def process_share(kind, device, threads, frames, indices, barrier, results):
+    """One ``--workers`` process: build, warm up, wait at ``barrier`` for the others, then track
+    clips ``indices`` one after another; puts (frames tracked, start, end) on ``results``."""
+    import torch
+
+    torch.set_num_threads(threads)
+    lead = build_tracker(kind, device)
+    clips = load_clips(frames, max(indices) + 1)
+    clips = [clips[i] for i in indices]
+    sequential(lead, [(fr[:3], box) for fr, box in clips[:1]])  # warm-up, as in the main process
+    barrier.wait()
+    start = time.time()
+    sequential(lead, clips)
+    results.put((sum(len(fr) - 1 for fr, _ in clips), start, time.time()))
+
+
+def in_processes(kind, device, threads, frames, k, workers):
+    """Frames/s of K sequences tracked by ``workers`` processes (see the module docstring)."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")  # no fork after torch's thread pools started
+    shares = [s for s in (list(range(w, k, workers)) for w in range(workers)) if s]
+    barrier, results = ctx.Barrier(len(shares)), ctx.Queue()
+    procs = [ctx.Process(target=process_share, args=(kind, device, max(1, threads // workers),
+                                                     frames, s, barrier, results))
+             for s in shares]
+    for proc in procs:
+        proc.start()
+    out = [results.get(timeout=3600) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode:
+            raise RuntimeError(f"a --workers process failed (exit code {proc.exitcode})")
+    count = sum(n for n, _, _ in out)
+    return count / (max(e for _, _, e in out) - min(s for _, s, _ in out))
+
+
 def machine_info(device: str) -> str:
     import torch
 
@@ -120,6 +162,8 @@ def main(argv=None) -> int:
     p.add_argument("--models", nargs="+", choices=("lite", "full"), default=["lite", "full"])
     p.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--workers", type=int, default=0, help="also time W processes tracking the "
+                   "K sequences in parallel (stmtrack eval --workers W); 0: skip")
     p.add_argument("--repeats", type=int, default=1, help="rounds of sequential + batched per "
                    "K; the fastest round of each is printed (for machines with other load)")
     args = p.parse_args(argv)
@@ -134,16 +178,23 @@ def main(argv=None) -> int:
         lead = build_tracker(kind, args.device)
         batched(lead, [(frames[:3], box) for frames, box in clips[:1]])  # warm-up, batch 1
         print(f"\nmodel {kind}: {args.frames} frames per sequence")
+        procs = (f" {str(args.workers) + ' procs fps':>14} {'speed-up':>9}"
+                 if args.workers else "")
         print(f"{'K':>3} {'seq ms/frame':>13} {'seq fps':>9} {'batch ms/frame':>15} "
-              f"{'batch fps':>10} {'speed-up':>9}")
+              f"{'batch fps':>10} {'speed-up':>9}{procs}")
         for k in args.ks:
             batched(lead, [(frames[:2], box) for frames, box in clips[:k]])  # pack batch K
             rounds = [(sequential(lead, clips[:k]), batched(lead, clips[:k]))
                       for _ in range(args.repeats)]  # interleaved: load drifts hit both
             (seq_ms, seq_fps), (bat_ms, bat_fps) = (max((r[i] for r in rounds),
                                                         key=lambda m: m[1]) for i in (0, 1))
-            print(f"{k:>3} {seq_ms:>13.1f} {seq_fps:>9.2f} {bat_ms:>15.1f} {bat_fps:>10.2f} "
-                  f"{bat_fps / seq_fps:>8.2f}x")
+            line = (f"{k:>3} {seq_ms:>13.1f} {seq_fps:>9.2f} {bat_ms:>15.1f} {bat_fps:>10.2f} "
+                    f"{bat_fps / seq_fps:>8.2f}x")
+            if args.workers:
+                proc_fps = max(in_processes(kind, args.device, args.threads, args.frames, k,
+                                            args.workers) for _ in range(args.repeats))
+                line += f" {proc_fps:>14.2f} {proc_fps / seq_fps:>8.2f}x"
+            print(line)
             sys.stdout.flush()
     return 0
 

@@ -12,6 +12,11 @@ reduced-precision boxes against the float32 boxes (frames 1..N-1), the worst fra
 largest box difference in px, and the median ms/frame of both (speed-up). The last lines give the
 mean IoU over all runs and the smallest per-run mean IoU (the goal: >= 0.98 everywhere).
 
+``--dtype plain`` is the control: the *unprepared* float32 network (BN not folded, no oneDNN
+packing) against the exact path. Both are float32 and differ only in summation order (~1e-6
+relative on features), so this shows how much of a reduced dtype's drift a tracker would show
+from float rounding alone. (Its speed column is the unprepared network's.)
+
 Runs resume: each finished run is written (atomically) to ``--out`` (JSON) under a key made of
 the weights file's sha256 (or "seed0"), the parameter file, the sequence, the dtype and the
 frame limit, so a rerun skips what is done and never reuses a result of other weights or
@@ -55,6 +60,7 @@ def write_json_atomic(path: str, data) -> None:
 
 
 def build_network(params, weights, device, dtype):
+    """A fresh network: prepared with ``dtype``, or unprepared float32 for ``"plain"``."""
     from stmtrack_plugin.model import build_model, build_model_from_checkpoint
     from stmtrack_plugin.model.inference import COMPUTE_DTYPES, prepare_for_inference
     from stmtrack_plugin.model.random_weights import randomize_model
@@ -63,6 +69,8 @@ def build_network(params, weights, device, dtype):
         model = build_model_from_checkpoint(weights, device=device)
     else:
         model = randomize_model(build_model(params.model), seed=0).eval().to(device)
+    if dtype == "plain":
+        return model
     return prepare_for_inference(model, COMPUTE_DTYPES[dtype])
 
 
@@ -72,7 +80,7 @@ def run_one(seq, params, weights, device, dtype, frames):
 
     trackers = {}
     for name in ("float32", dtype):
-        p = dataclasses.replace(params, compute_dtype=name)
+        p = dataclasses.replace(params, compute_dtype="float32" if name == "plain" else name)
         trackers[name] = STMTracker(build_network(p, weights, device, name), p, device=device)
     n = len(seq.frames) if frames is None else min(frames, len(seq.frames))
     times, boxes = track_interleaved(trackers, seq, n)
@@ -92,7 +100,8 @@ def main(argv=None) -> int:
     p.add_argument("--sequences", nargs="*", default=None, help="default: every sequence in --root")
     p.add_argument("--params", nargs="*", default=None, help="default: every parameter file")
     p.add_argument("--weights", default=None)
-    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16"])
+    p.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "plain"],
+                   help="bfloat16, or plain: the unprepared float32 network (a control)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--frames", type=int, default=None, help="first N frames only (default: all)")
