@@ -14,7 +14,7 @@ def _rows(out: str):
     rows = {}
     for line in out.splitlines():
         cols = line.split()
-        if len(cols) == 8 and cols[2].isdigit():
+        if len(cols) == 10 and cols[2].isdigit():
             rows[cols[0]] = cols[1:]
     return rows
 
@@ -37,18 +37,30 @@ def test_plain_control_and_bfloat16_resume_per_weights_and_dtype(tiny_checkpoint
     text = capsys.readouterr().out
     row = _rows(text)["Crossing"]
     assert row[1] == "4" and float(row[2]) > 0.999  # float32 summation order only
+    assert 0.0 <= float(row[5]) <= 1.0 and row[5] == row[6]  # ground-truth AUC of both paths
     assert "smallest per-run mean IoU" in text
     stored = json.loads(out.read_text())
     (key,) = stored
     assert key.endswith("|Crossing|plain|4") and key.startswith(bench.weights_id(str(weights)))
     assert set(stored[key]) >= {"mean_iou", "min_iou", "max_box_diff_px", "ms_float32",
-                                "ms_plain"}
+                                "ms_plain", "auc_float32", "auc_plain"}
+    assert "mean success AUC over 1 runs: float32 " in text
 
     # resumed: the stored run is reused as it is (a changed figure shows it was not recomputed)
     stored[key]["mean_iou"] = 0.5
     out.write_text(json.dumps(stored))
     assert bench.main(common + ["--dtype", "plain"]) == 0
     assert _rows(capsys.readouterr().out)["Crossing"][2] == "0.5000"
+
+    # a run stored before the AUC columns existed is run again
+    del stored[key]["auc_float32"]
+    out.write_text(json.dumps(stored))
+    assert bench.main(common + ["--dtype", "plain"]) == 0
+    assert float(_rows(capsys.readouterr().out)["Crossing"][2]) > 0.999
+    stored = json.loads(out.read_text())
+    assert "auc_float32" in stored[key]
+    stored[key]["mean_iou"] = 0.5
+    out.write_text(json.dumps(stored))
 
     # another dtype, or other weights, is another run
     assert bench.main(common + ["--dtype", "bfloat16"]) == 0
