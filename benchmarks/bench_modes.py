@@ -14,7 +14,10 @@ unless ``--sequences`` names others (names there, or OTB-layout folders). Frame 
   ``STMTracker.from_params``, within the parity tolerances of the authors' tracker;
 * ``bfloat16``: prepared with ``compute_dtype="bfloat16"`` (opt-in);
 * ``crops``: the exact path with ``memory_mode="crops"`` (opt-in low-memory mode: the memory
-  keeps uint8 crops and re-encodes the ones the selection rule reads).
+  keeps uint8 crops and re-encodes the ones the selection rule reads);
+* ``parallel``: the exact path with ``parallel_stages=True`` (opt-in, bit-identical: the query
+  encoder beside the memory side and the two head towers at once, on two threads, so it uses
+  up to twice the torch threads' cores).
 
 Speed and boxes: every tracker runs in one process on the same frames; each frame is given to
 every tracker in turn (interleaved), so load on a shared machine hits all modes alike. Printed per
@@ -59,6 +62,7 @@ MODES = {
     "exact": ("float32", {}),
     "bfloat16": ("bfloat16", {"compute_dtype": "bfloat16"}),
     "crops": ("float32", {"memory_mode": "crops"}),
+    "parallel": ("float32", {"parallel_stages": True}),
 }
 DEFAULT_SEQUENCES = ("Crossing", "Car4", "bag")
 

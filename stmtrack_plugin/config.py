@@ -109,6 +109,13 @@ class TrackerParams:
     #: (opt-in, exact: the uint8 memory crop, re-encoded when the selection rule reads it; about
     #: 1/5 of the memory, more network calls). See stmtrack_plugin.tracking.crop_memory.
     memory_mode: str = "features"
+    #: opt-in, exact: run the two independent halves of each network step at the same time on
+    #: two threads (the query encoder beside the memory encoding and selection; the box tower
+    #: beside the classification tower). Same operations on the same data, so the same output
+    #: bit for bit. Each half still uses torch's intra-op threads, so it takes up to twice
+    #: ``torch.get_num_threads()`` cores: on 2 cores pair it with 1 torch thread (--threads 1).
+    #: Needs the model's encode_query / track_features (STMTrack has them).
+    parallel_stages: bool = False
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def __post_init__(self):

@@ -20,7 +20,7 @@ def _rows(lines, start):
     rows = {}
     for line in lines[start + 2:]:
         cols = line.split()
-        if not cols or cols[0] not in ("plain", "exact", "bfloat16", "crops"):
+        if not cols or cols[0] not in ("plain", "exact", "bfloat16", "crops", "parallel"):
             break
         rows[cols[0]] = cols[1:]
     return rows
@@ -43,7 +43,7 @@ def test_every_mode_on_the_shared_sequences_with_rss_and_machine(tiny_checkpoint
     assert re.fullmatch(rf"load average \(1 min\): {NUMBER} at start, {NUMBER} at end", lines[1])
     assert f"weights {weights}" in lines[2] and "params tiny" in lines[2]
 
-    modes = ["plain", "exact", "bfloat16", "crops"]
+    modes = ["plain", "exact", "bfloat16", "crops", "parallel"]
     for name in ("Crossing", "Car4"):
         at = lines.index(f"{name}: frames 0-2 (2 tracked)")
         assert list(_rows(lines, at)) == modes
@@ -62,6 +62,8 @@ def test_every_mode_on_the_shared_sequences_with_rss_and_machine(tiny_checkpoint
     assert float(summary["exact"][3]) == 0.0 and float(summary["exact"][4]) == 1.0
     # crops mode is exact in float32: its boxes match the features mode (up to float noise)
     assert float(summary["crops"][3]) < 1e-3
+    # parallel stages run the same operations: the same boxes bit for bit
+    assert float(summary["parallel"][3]) == 0.0 and float(summary["parallel"][4]) == 1.0
     assert lines[-1].startswith("peak RSS: high-water mark of resident memory (VmHWM) of one "
                                 "child process per mode")
 

@@ -6,10 +6,13 @@ K = s * s score cells in row-major order (x fastest). Boxes are xyxy in **crop p
 from __future__ import annotations
 
 import math
+from concurrent.futures import Executor
 from typing import NamedTuple, Optional, Tuple
 
 import torch
 from torch import nn
+
+from stmtrack_plugin.model.stages import submit_here
 
 
 class Neck(nn.Module):
@@ -147,10 +150,18 @@ class STMHead(nn.Module):
                     nn.init.normal_(m.weight, std=1e-4)
         nn.init.constant_(self.cls_score.conv.bias, -math.log(99.0))
 
-    def solve(self, y: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, 2C, s, s) -> raw maps: cls (B,1,s,s), ctr (B,1,s,s), reg (B,4,s,s) before exp."""
+    def solve(self, y: torch.Tensor, executor: Optional[Executor] = None
+              ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 2C, s, s) -> raw maps: cls (B,1,s,s), ctr (B,1,s,s), reg (B,4,s,s) before exp.
+
+        ``executor``: run the box tower on its thread while this one runs the classification
+        tower (the same operations, so the same result)."""
+        if executor is None:
+            cls_feat = self.cls_ctr(y)
+            return self.cls_score(cls_feat), self.ctr_score(cls_feat), self.reg_offsets(self.reg(y))
+        reg = submit_here(executor, y.device.type, lambda: self.reg_offsets(self.reg(y)))
         cls_feat = self.cls_ctr(y)
-        return self.cls_score(cls_feat), self.ctr_score(cls_feat), self.reg_offsets(self.reg(y))
+        return self.cls_score(cls_feat), self.ctr_score(cls_feat), reg.result()
 
     def decode(self, reg: torch.Tensor, offset: int) -> torch.Tensor:
         """(B, 4, s, s) raw regression (l, t, r, b) -> (B, K, 4) xyxy boxes in crop pixels.
@@ -165,10 +176,11 @@ class STMHead(nn.Module):
         return torch.cat([ctr - offsets[..., :2], ctr + offsets[..., 2:]], dim=2)
 
     def forward(self, fm: torch.Tensor, fq: torch.Tensor, offset: int,
-                memory_mask: Optional[torch.Tensor] = None) -> HeadOutput:
+                memory_mask: Optional[torch.Tensor] = None,
+                executor: Optional[Executor] = None) -> HeadOutput:
         """fm (B, C, T, s, s), fq (B, C, s, s), cell-0 centre ``offset`` -> :class:`HeadOutput`.
-        ``memory_mask`` (B, T) bool: see :func:`memory_read`."""
-        cls, ctr, reg = self.solve(memory_read(fm, fq, memory_mask))
+        ``memory_mask`` (B, T) bool: see :func:`memory_read`; ``executor``: see :meth:`solve`."""
+        cls, ctr, reg = self.solve(memory_read(fm, fq, memory_mask), executor)
         b = cls.shape[0]
         return HeadOutput(cls.permute(0, 2, 3, 1).reshape(b, -1, 1),
                           ctr.permute(0, 2, 3, 1).reshape(b, -1, 1),

@@ -14,6 +14,7 @@ The module holds no per-video state: one model can serve several trackers.
 """
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from typing import Optional, Tuple
 
 import torch
@@ -83,7 +84,18 @@ class STMTrack(nn.Module):
         (score (B, K) = sigmoid(cls) * sigmoid(ctr), boxes (B, K, 4) xyxy crop pixels), both
         float32 whatever the compute dtype. B is 1 for :class:`STMTracker`; the batched tracker
         passes B sequences with ``memory_mask`` (B, T)."""
-        out = self.predict(query, memory, memory_mask)
+        return self.track_features(self.encode_query(query), memory, query.shape[-1],
+                                   memory_mask)
+
+    def track_features(self, fq: torch.Tensor, memory: torch.Tensor, crop_size: int,
+                       memory_mask: Optional[torch.Tensor] = None,
+                       executor: Optional[Executor] = None
+                       ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """:meth:`track` from query features fq (B, C, s, s) (:meth:`encode_query` of crops of
+        side ``crop_size``). ``executor``: run the two head towers at once (see
+        ``STMHead.solve``; same result)."""
+        offset = self.score_geometry(crop_size)[1]
+        out = self.head(memory, fq, offset, memory_mask, executor)
         score = torch.sigmoid(out.cls_logits.float()) * torch.sigmoid(out.ctr_logits.float())
         return score[..., 0], out.boxes
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
@@ -27,6 +28,7 @@ import torch
 from stmtrack_plugin.config import TrackerParams, resolve_weights
 from stmtrack_plugin.interfaces import ScoreGeometry, TrackingModel
 from stmtrack_plugin.model.geometry import score_offset, score_size
+from stmtrack_plugin.model.stages import submit_here
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
 from stmtrack_plugin.tracking.crop import crop_square, fg_bg_label_map, mean_colour
 from stmtrack_plugin.tracking.crop_memory import CropMemoryBank, StoredCrop
@@ -167,6 +169,14 @@ class STMTracker:
                                      storage_dtype=_DTYPES[params.storage_dtype],
                                      offload_after=params.offload_after)
         self._state: Optional[_VideoState] = None
+        self._stages: Optional[ThreadPoolExecutor] = None
+        if params.parallel_stages:
+            missing = [f"{m}()" for m in ("encode_query", "track_features")
+                       if not hasattr(model, m)]
+            if missing:
+                raise ValueError(f"parallel_stages needs a model with {' and '.join(missing)} "
+                                 f"({type(model).__name__} has not); set parallel_stages=False")
+            self._stages = ThreadPoolExecutor(1, thread_name_prefix="stmtrack-stage")
 
     @classmethod
     def from_params(cls, params: TrackerParams, weights: Optional[str] = None, device=None,
@@ -200,11 +210,19 @@ class STMTracker:
         """Track the target in the next frame; returns its box and score."""
         step = self.prepare_step(image)
         with torch.inference_mode(), self._autocast():
+            query = self._to_tensor(step.query)
+            if self._stages is not None:  # the query encoder beside the memory side (exact)
+                fq = submit_here(self._stages, self.device.type, self.model.encode_query, query)
             entry = step.memory_entry
             self.store_memory(step, entry if self.params.memory_mode == "crops"
                               else self._encode(entry))
             frames = self.memory_frames(step)
-            score, boxes = self.model.track(self._to_tensor(step.query), self.memory.gather(frames))
+            memory = self.memory.gather(frames)
+            if self._stages is None:
+                score, boxes = self.model.track(query, memory)
+            else:
+                score, boxes = self.model.track_features(fq.result(), memory, query.shape[-1],
+                                                         executor=self._stages)
         return self.finish_step(step, frames, score, boxes)
 
     # -- the stages of track(), also driven by the batched tracker (tracking.batch) ----------
