@@ -139,7 +139,10 @@ class STMTracker:
     Compute: ``params.compute_dtype`` "bfloat16" runs the network under ``torch.autocast``
     (opt-in, not faithful; the memory read, the box decoding and the scores stay float32). Any
     model works; one prepared with that dtype (:meth:`from_params` does it) skips the per-call
-    weight casts.
+    weight casts. ``params.parallel_stages`` (opt-in, exact) runs the query encoder beside the
+    memory side, and the box tower beside the classification tower, on a worker thread
+    (:func:`stmtrack_plugin.model.stages.submit_here`); it needs the model's ``encode_query``
+    and ``track_features``.
     """
 
     def __init__(self, model: TrackingModel, params: TrackerParams, device=None,
