@@ -42,6 +42,20 @@ class TrackingModel(Protocol):
 
 
 @runtime_checkable
+class StagedTrackingModel(Protocol):
+    """Optional for a :class:`TrackingModel`: ``track`` in two stages, so the tracker can run
+    the query encoder beside the memory side (``TrackerParams.parallel_stages``)."""
+
+    def encode_query(self, query: "torch.Tensor") -> "torch.Tensor":
+        """query (B, 3, S, S) -> query features (B, C, h, w)."""
+
+    def track_features(self, fq: "torch.Tensor", memory: "torch.Tensor", crop_size: int,
+                       memory_mask=None, executor=None) -> Tuple["torch.Tensor", "torch.Tensor"]:
+        """``track`` from query features: ``track(q, m) == track_features(encode_query(q), m,
+        S)``; ``executor`` (a ``concurrent.futures.Executor``) may run independent parts."""
+
+
+@runtime_checkable
 class ScoreGeometry(Protocol):
     """Optional for a :class:`TrackingModel`: the model says where its score cells lie.
 

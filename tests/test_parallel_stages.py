@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from stmtrack_plugin.config import TrackerParams, load_parameters
+from stmtrack_plugin.interfaces import StagedTrackingModel
 from stmtrack_plugin.model import build_model
 from stmtrack_plugin.model.inference import prepare_for_inference
 from stmtrack_plugin.model.random_weights import randomize_model
@@ -91,6 +92,7 @@ def test_a_model_without_encode_query_and_track_features_is_refused():
 
 def test_track_features_equals_track(tiny_model_config):
     model = randomize_model(build_model(tiny_model_config), seed=1).eval()
+    assert isinstance(model, StagedTrackingModel)
     query = torch.rand(2, 3, 129, 129) * 255
     with torch.inference_mode():
         memory = model.memorize(torch.rand(3, 3, 129, 129) * 255, torch.ones(3, 1, 129, 129))

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from stmtrack_plugin.config import TrackerParams, resolve_weights
-from stmtrack_plugin.interfaces import ScoreGeometry, TrackingModel
+from stmtrack_plugin.interfaces import ScoreGeometry, StagedTrackingModel, TrackingModel
 from stmtrack_plugin.model.geometry import score_offset, score_size
 from stmtrack_plugin.model.stages import submit_here
 from stmtrack_plugin.tracking.boxes import cxywh_to_xywh, xywh_to_cxywh, xyxy_to_cxywh
@@ -174,11 +174,10 @@ class STMTracker:
         self._state: Optional[_VideoState] = None
         self._stages: Optional[ThreadPoolExecutor] = None
         if params.parallel_stages:
-            missing = [f"{m}()" for m in ("encode_query", "track_features")
-                       if not hasattr(model, m)]
-            if missing:
-                raise ValueError(f"parallel_stages needs a model with {' and '.join(missing)} "
-                                 f"({type(model).__name__} has not); set parallel_stages=False")
+            if not isinstance(model, StagedTrackingModel):
+                raise ValueError(f"parallel_stages needs a model with encode_query() and "
+                                 f"track_features() ({type(model).__name__} has not; see "
+                                 "stmtrack_plugin.interfaces); set parallel_stages=False")
             self._stages = ThreadPoolExecutor(1, thread_name_prefix="stmtrack-stage")
 
     @classmethod
