@@ -156,12 +156,13 @@ class STMHead(nn.Module):
 
         ``executor``: run the box tower on its thread while this one runs the classification
         tower (the same operations, so the same result)."""
-        if executor is None:
-            cls_feat = self.cls_ctr(y)
-            return self.cls_score(cls_feat), self.ctr_score(cls_feat), self.reg_offsets(self.reg(y))
-        reg = submit_here(executor, y.device.type, lambda: self.reg_offsets(self.reg(y)))
+        def box_map():
+            return self.reg_offsets(self.reg(y))
+
+        pending = None if executor is None else submit_here(executor, y.device.type, box_map)
         cls_feat = self.cls_ctr(y)
-        return self.cls_score(cls_feat), self.ctr_score(cls_feat), reg.result()
+        reg = box_map() if pending is None else pending.result()
+        return self.cls_score(cls_feat), self.ctr_score(cls_feat), reg
 
     def decode(self, reg: torch.Tensor, offset: int) -> torch.Tensor:
         """(B, 4, s, s) raw regression (l, t, r, b) -> (B, K, 4) xyxy boxes in crop pixels.

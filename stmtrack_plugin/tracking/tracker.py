@@ -213,18 +213,18 @@ class STMTracker:
         step = self.prepare_step(image)
         with torch.inference_mode(), self._autocast():
             query = self._to_tensor(step.query)
-            if self._stages is not None:  # the query encoder beside the memory side (exact)
-                fq = submit_here(self._stages, self.device.type, self.model.encode_query, query)
+            pending = None if self._stages is None else submit_here(  # query encoder, beside
+                self._stages, self.device.type, self.model.encode_query, query)  # the memory side
             entry = step.memory_entry
             self.store_memory(step, entry if self.params.memory_mode == "crops"
                               else self._encode(entry))
             frames = self.memory_frames(step)
             memory = self.memory.gather(frames)
-            if self._stages is None:
+            if pending is None:
                 score, boxes = self.model.track(query, memory)
             else:
-                score, boxes = self.model.track_features(fq.result(), memory, query.shape[-1],
-                                                         executor=self._stages)
+                score, boxes = self.model.track_features(pending.result(), memory,
+                                                         query.shape[-1], executor=self._stages)
         return self.finish_step(step, frames, score, boxes)
 
     # -- the stages of track(), also driven by the batched tracker (tracking.batch) ----------

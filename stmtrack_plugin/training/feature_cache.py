@@ -70,6 +70,8 @@ SAMPLE_FIELDS = ("model", "datasets", "crop_size", "num_memory_frames", "max_gap
 HEAD_FIELDS = ("neck_channels", "head_channels", "head_num_convs", "tower_norm")
 # ``cache_pairs`` is not in the key: pair ``p`` depends only on the seed and ``p``, so a cache
 # grows (or shrinks) by shards (see :func:`_resize_cache`).
+
+
 class StaleCacheError(ValueError):
     """A cache folder's files do not match its manifest."""
 
