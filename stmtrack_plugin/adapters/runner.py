@@ -37,6 +37,7 @@ import numpy as np
 from stmtrack_plugin.adapters import provenance
 from stmtrack_plugin.adapters.layouts import BaselineLayout, GOT10kLayout, OPELayout
 from stmtrack_plugin.adapters.protocols import run_ope, run_reset
+from stmtrack_plugin.allocator import keep_freed_memory
 from stmtrack_plugin.interfaces import Tracker
 from stmtrack_plugin.threads import resolve_threads
 from stmtrack_plugin.utils.io import ensure_writable
@@ -322,11 +323,13 @@ def _run_serial(factory, jobs, report, threads, run_record, progress: bool = Fal
 
 def _run_batched(factory, jobs, report, threads, run_record, progress: bool, batch: int) -> None:
     """``batch`` sequences in lockstep (:func:`lockstep.run_lockstep`); one frames bar for all
-    of them, whose rate is the frames tracked per second."""
+    of them, whose rate is the frames tracked per second. Batched activations outgrow glibc's
+    mmap threshold, so freed memory is kept for reuse (:func:`keep_freed_memory`, process-wide)."""
     from tqdm import tqdm
 
     from stmtrack_plugin.adapters.lockstep import run_lockstep
 
+    keep_freed_memory()
     previous = _set_threads(resolve_threads(threads))
     bar = tqdm(total=sum(len(job.frames) for job in jobs), desc=f"frames (batch {batch})",
                unit="frame", leave=False, disable=not progress, file=sys.stderr, position=1)
