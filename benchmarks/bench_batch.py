@@ -2,6 +2,7 @@
 
   python benchmarks/bench_batch.py --frames 20                  # lite and full model, K 1 2 4 8
   python benchmarks/bench_batch.py --models lite --frames 60 --threads 2 --device cpu
+  python benchmarks/bench_batch.py --models lite --ks 8 --threads 2 --parallel-stages --repeats 3
 
 For each model and K, the first K sequences of a fixed list of shared sequences (first N frames
 each, decoded before timing) are tracked twice with the same seeded random weights:
@@ -10,14 +11,21 @@ each, decoded before timing) are tracked twice with the same seeded random weigh
 * batched: K trackers in lockstep, one :func:`~stmtrack_plugin.tracking.batch.track_step` per
   frame step (one batched ``memorize`` + one batched ``track``), as ``--batch K`` runs them.
 
+* with ``--parallel-stages`` the batched runs use ``parallel_stages=true`` (query encoder beside
+  the memory side, box tower beside the class tower) on ``max(1, threads // 2)`` torch threads
+  per stage thread, so both use ``--threads`` cores; the sequential runs stay the default tracker;
 * with ``--workers W`` also **processes**: the K sequences dealt round-robin to W processes
   (``--workers W`` of ``stmtrack eval``), each with ``max(1, threads // W)`` torch threads,
   tracking one sequence after another; started together, frames/s = all tracked frames / the
   wall time from the first process's start of tracking to the last one's end.
 
 Printed per K: median ms per tracked frame (sequential: of the ``track`` calls; batched: of
-step time / K) and frames/s (tracked frames / total tracking time; init frames excluded); with
-``--repeats R`` the runs alternate R times and the fastest round of each is shown. Models:
+step time / K), frames/s (tracked frames / total tracking time; init frames excluded) and minor
+page faults per tracked frame (the process's, from ``getrusage``); with ``--repeats R`` the runs
+alternate R times and the fastest round of each is shown. ``--malloc keep`` (the default) sets
+glibc's malloc as ``stmtrack eval --batch K`` does (:mod:`stmtrack_plugin.allocator`) for the
+whole main process, sequential runs included; ``--malloc default`` leaves it alone, to see the
+difference. The ``--workers`` processes never change it (``eval --workers`` does not). Models:
 "lite" = efficientnet_lite0 trunk, neck 256, head 128, crop 225; "full" = the authors' default
 GoogLeNet model, crop 289; both random weights (speed only), prepared for inference as ``eval``
 prepares them. OMP_WAIT_POLICY=PASSIVE is set before torch loads (see stmtrack_plugin.threads).
@@ -27,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import resource
 import statistics
 import sys
 import time
@@ -40,7 +49,9 @@ SEQUENCES = ("Crossing", "Couple", "bag", "Car4", "Jogging-1", "uav_boat1", "uav
              "TLP_Bike")
 
 
-def build_tracker(kind: str, device: str):
+def build_tracker(kind: str, device: str, parallel_stages: bool = False):
+    import dataclasses
+
     import torch
 
     from stmtrack_plugin.config import ModelConfig, load_parameters
@@ -56,7 +67,9 @@ def build_tracker(kind: str, device: str):
         config, crop = ModelConfig(), 289
     torch.manual_seed(0)
     model = prepare_for_inference(build_model(config).to(device).eval())
-    return STMTracker(model, load_parameters("otb", crop_size=crop, model=config), device=device)
+    params = load_parameters("otb", crop_size=crop, model=config)
+    return STMTracker(model, dataclasses.replace(params, parallel_stages=parallel_stages),
+                      device=device)
 
 
 def load_clips(n_frames: int, count: int):
@@ -70,35 +83,55 @@ def load_clips(n_frames: int, count: int):
     return clips
 
 
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def sequential(lead, clips):
+    """(median ms per frame, frames/s, minor page faults per frame) of one tracker per clip."""
     from stmtrack_plugin.tracking.batch import tracker_like
 
-    times = []
+    times, faults = [], 0
     for frames, box in clips:
         tracker = tracker_like(lead)
         tracker.initialize(frames[0], box)
         for image in frames[1:]:
-            start = time.perf_counter()
+            before, start = minor_faults(), time.perf_counter()
             tracker.track(image)
             times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3, len(times) / sum(times)
+            faults += minor_faults() - before
+    return statistics.median(times) * 1e3, len(times) / sum(times), faults / len(times)
 
 
-def batched(lead, clips):
+def batched(lead, clips, threads=None):
+    """(median ms per frame, frames/s, minor page faults per frame) of lockstep steps, run with
+    ``threads`` torch threads (None: as set), the setting restored after."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads or previous)
+    try:
+        return _batched(lead, clips)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _batched(lead, clips):
     from stmtrack_plugin.tracking.batch import track_step, tracker_like
 
     trackers = [tracker_like(lead) for _ in clips]
     for tracker, (frames, box) in zip(trackers, clips):
         tracker.initialize(frames[0], box)
-    per_frame, total, count = [], 0.0, 0
+    per_frame, total, count, faults = [], 0.0, 0, 0
     for f in range(1, min(len(frames) for frames, _ in clips)):
-        start = time.perf_counter()
+        before, start = minor_faults(), time.perf_counter()
         steps = [t.prepare_step(frames[f]) for t, (frames, _) in zip(trackers, clips)]
         track_step(trackers, steps)
         seconds = time.perf_counter() - start
+        faults += minor_faults() - before
         per_frame.append(seconds / len(clips))
         total, count = total + seconds, count + len(clips)
-    return statistics.median(per_frame) * 1e3, count / total
+    return statistics.median(per_frame) * 1e3, count / total, faults / count
 
 
 def process_share(kind, device, threads, frames, indices, barrier, results):
@@ -138,7 +171,7 @@ def in_processes(kind, device, threads, frames, k, workers):
     return count / (max(e for _, _, e in out) - min(s for _, s, _ in out))
 
 
-def machine_info(device: str) -> str:
+def machine_info(device: str, malloc: str) -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -152,7 +185,7 @@ def machine_info(device: str) -> str:
             f"torch threads {torch.get_num_threads()}; OMP_WAIT_POLICY="
             f"{os.environ.get('OMP_WAIT_POLICY')}; OMP_NUM_THREADS="
             f"{os.environ.get('OMP_NUM_THREADS')}; device {device}; python "
-            f"{platform.python_version()}")
+            f"{platform.python_version()}; malloc {malloc}")
 
 
 def main(argv=None) -> int:
@@ -164,6 +197,12 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=0, help="also time W processes tracking the "
                    "K sequences in parallel (stmtrack eval --workers W); 0: skip")
+    p.add_argument("--malloc", choices=("keep", "default"), default="keep",
+                   help="keep: glibc keeps freed memory for reuse, as stmtrack eval --batch sets "
+                   "it (stmtrack_plugin.allocator); default: glibc's own settings")
+    p.add_argument("--parallel-stages", action="store_true", help="batched runs with "
+                   "parallel_stages=true (two stage threads) on max(1, threads // 2) torch "
+                   "threads each, against the default sequential tracker on --threads")
     p.add_argument("--repeats", type=int, default=1, help="rounds of sequential + batched per "
                    "K; the fastest round of each is printed (for machines with other load)")
     args = p.parse_args(argv)
@@ -171,25 +210,39 @@ def main(argv=None) -> int:
         p.error(f"K <= {len(SEQUENCES)} and --frames >= 2")
     import torch
 
+    from stmtrack_plugin.allocator import keep_freed_memory
+
+    malloc = "glibc default"
+    if args.malloc == "keep":
+        malloc = ("freed memory kept (mmap/trim threshold 1 GiB)" if keep_freed_memory()
+                  else "not glibc: unchanged")
     torch.set_num_threads(args.threads)
-    print(machine_info(args.device))
+    print(machine_info(args.device, malloc))
     clips = load_clips(args.frames, max(args.ks))
     for kind in args.models:
         lead = build_tracker(kind, args.device)
-        batched(lead, [(frames[:3], box) for frames, box in clips[:1]])  # warm-up, batch 1
+        lead_b, threads_b = lead, None
+        if args.parallel_stages:
+            lead_b = build_tracker(kind, args.device, parallel_stages=True)
+            threads_b = max(1, args.threads // 2)
+        batched(lead_b, [(frames[:3], box) for frames, box in clips[:1]], threads_b)  # warm-up
+        sequential(lead, [(frames[:3], box) for frames, box in clips[:1]])
+        if args.parallel_stages:
+            print(f"batched: parallel_stages on {threads_b} torch thread(s) per stage thread; "
+                  f"sequential: default tracker on {args.threads}")
         print(f"\nmodel {kind}: {args.frames} frames per sequence")
         procs = (f" {str(args.workers) + ' procs fps':>14} {'speed-up':>9}"
                  if args.workers else "")
-        print(f"{'K':>3} {'seq ms/frame':>13} {'seq fps':>9} {'batch ms/frame':>15} "
-              f"{'batch fps':>10} {'speed-up':>9}{procs}")
+        print(f"{'K':>3} {'seq ms/frame':>13} {'seq fps':>9} {'faults/fr':>9} "
+              f"{'batch ms/frame':>15} {'batch fps':>10} {'faults/fr':>9} {'speed-up':>9}{procs}")
         for k in args.ks:
-            batched(lead, [(frames[:2], box) for frames, box in clips[:k]])  # pack batch K
-            rounds = [(sequential(lead, clips[:k]), batched(lead, clips[:k]))
+            batched(lead_b, [(frames[:2], box) for frames, box in clips[:k]], threads_b)  # pack K
+            rounds = [(sequential(lead, clips[:k]), batched(lead_b, clips[:k], threads_b))
                       for _ in range(args.repeats)]  # interleaved: load drifts hit both
-            (seq_ms, seq_fps), (bat_ms, bat_fps) = (max((r[i] for r in rounds),
-                                                        key=lambda m: m[1]) for i in (0, 1))
-            line = (f"{k:>3} {seq_ms:>13.1f} {seq_fps:>9.2f} {bat_ms:>15.1f} {bat_fps:>10.2f} "
-                    f"{bat_fps / seq_fps:>8.2f}x")
+            (seq_ms, seq_fps, seq_flt), (bat_ms, bat_fps, bat_flt) = (
+                max((r[i] for r in rounds), key=lambda m: m[1]) for i in (0, 1))
+            line = (f"{k:>3} {seq_ms:>13.1f} {seq_fps:>9.2f} {seq_flt:>9.0f} {bat_ms:>15.1f} "
+                    f"{bat_fps:>10.2f} {bat_flt:>9.0f} {bat_fps / seq_fps:>8.2f}x")
             if args.workers:
                 proc_fps = max(in_processes(kind, args.device, args.threads, args.frames, k,
                                             args.workers) for _ in range(args.repeats))

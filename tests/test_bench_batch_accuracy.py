@@ -75,18 +75,33 @@ def test_plain_control_and_bfloat16_resume_per_weights_and_dtype(tiny_checkpoint
     assert sum(k.startswith(bench.weights_id(str(other))) for k in keys) == 1
 
 
-def test_bench_batch_prints_sequential_batched_and_process_columns(shared_dir):
+def _bench_batch(shared_dir, *extra):
     env = dict(os.environ, STMTRACK_SHARED=str(shared_dir), OMP_NUM_THREADS="1")
     run = subprocess.run([sys.executable, str(BENCHMARKS / "bench_batch.py"), "--models", "lite",
-                          "--frames", "3", "--ks", "1", "2", "--threads", "1", "--workers", "2"],
-                         capture_output=True, text=True, env=env, timeout=600)
+                          "--frames", "3", "--ks", "1", "2", *extra], capture_output=True,
+                         text=True, env=env, timeout=600)
     assert run.returncode == 0, run.stderr
-    lines = run.stdout.splitlines()
+    return run.stdout.splitlines()
+
+
+def test_bench_batch_prints_sequential_batched_and_process_columns(shared_dir):
+    lines = _bench_batch(shared_dir, "--threads", "1", "--workers", "2")
     assert lines[0].startswith("cpu: ") and "torch threads 1" in lines[0]
+    assert lines[0].endswith("; malloc freed memory kept (mmap/trim threshold 1 GiB)")
     head = lines.index("model lite: 3 frames per sequence")
-    assert lines[head + 1].split() == ["K", "seq", "ms/frame", "seq", "fps", "batch", "ms/frame",
-                                       "batch", "fps", "speed-up", "2", "procs", "fps",
-                                       "speed-up"]
-    number = r"\d+\.\d+"
+    assert lines[head + 1].split() == ["K", "seq", "ms/frame", "seq", "fps", "faults/fr",
+                                       "batch", "ms/frame", "batch", "fps", "faults/fr",
+                                       "speed-up", "2", "procs", "fps", "speed-up"]
+    num = r"\d+\.\d+"
     for k, line in zip((1, 2), lines[head + 2:head + 4]):
-        assert re.fullmatch(rf"\s*{k}( +{number}){{4}} +{number}x +{number} +{number}x", line), line
+        assert re.fullmatch(rf"\s*{k} +{num} +{num} +\d+ +{num} +{num} +\d+ +{num}x +{num} +{num}x",
+                            line), line
+
+
+def test_bench_batch_parallel_stages_and_default_malloc(shared_dir):
+    lines = _bench_batch(shared_dir, "--threads", "2", "--parallel-stages", "--malloc", "default")
+    assert lines[0].endswith("; malloc glibc default") and "torch threads 2" in lines[0]
+    assert lines[1] == ("batched: parallel_stages on 1 torch thread(s) per stage thread; "
+                        "sequential: default tracker on 2")
+    head = lines.index("model lite: 3 frames per sequence")
+    assert [line.split()[0] for line in lines[head + 2:head + 4]] == ["1", "2"]
