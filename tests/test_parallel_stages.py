@@ -103,3 +103,43 @@ def test_track_features_equals_track(tiny_model_config):
                                                   executor=pool)
     assert torch.equal(score, score2) and torch.equal(boxes, boxes2)
     assert np.isfinite(score.numpy()).all()
+
+
+@pytest.mark.parametrize("memory_mode", ["features", "crops"])
+def test_batched_step_with_parallel_stages_equals_the_plain_batched_step(sequences_dir,
+                                                                         memory_mode):
+    """``track_step`` (``stmtrack eval --batch``) runs the same stages on the stage thread: the
+    same output bit for bit, with the memory counts of the two sequences apart (masked read)."""
+    from stmtrack_plugin.tracking.batch import track_step, tracker_like
+
+    seqs = [load_otb_sequence(sequences_dir / name) for name in ("Crossing", "bag")]
+
+    def run(parallel, network):
+        params = load_parameters("otb", crop_size=161, model=CONFIG, memory_mode=memory_mode,
+                                 parallel_stages=parallel)
+        lead = STMTracker(network, params)
+        trackers = [lead, tracker_like(lead)]
+        for t, seq in zip(trackers, seqs):
+            t.initialize(read_image_bgr(seq.frames[0]), seq.groundtruth[0])
+        out, frame = [], [1, 1]
+        for k in range(9):  # the first 3 steps track the first sequence alone: it runs ahead
+            active = [0] if k < 3 else [0, 1]
+            steps = [trackers[i].prepare_step(read_image_bgr(seqs[i].frames[frame[i]]))
+                     for i in active]
+            out.append(track_step([trackers[i] for i in active], steps))
+            for i in active:
+                frame[i] += 1
+        return out
+
+    ref = run(False, _network())
+    network, seen = _network(), []
+    _record_threads(network, seen)
+    par = run(True, network)
+    for step_a, step_b in zip(ref, par):
+        for a, b in zip(step_a, step_b):
+            assert (a.box, a.score, a.best_index, a.memory_frames) == \
+                (b.box, b.score, b.best_index, b.memory_frames)
+    assert any(len({len(r.memory_frames) for r in step}) == 2 for step in ref[3:]), "memory counts never differed"
+    threads = {name: {t for n, t, *_ in seen if n == name} for name, *_ in seen}
+    assert threads["query trunk"] == threads["box tower"] == {"stmtrack-stage_0"}
+    assert threads["cls tower"] == {threading.current_thread().name}

@@ -11,6 +11,10 @@ this step) and **one** batched ``track`` (query encoder, memory read, head) for 
   :func:`~stmtrack_plugin.model.head.memory_read`);
 * every other computation is the tracker's own, per sequence.
 
+With ``params.parallel_stages`` the step runs its halves as ``STMTracker.track`` does: the
+batched query encoder on the lead tracker's stage thread beside the memory side, then the box
+tower beside the classification tower (same operations, same result).
+
 The result equals K separate ``track`` calls up to float summation order (batched convolutions
 and the padded read may add in another order; tests hold boxes to 1e-4 px). In
 ``memory_mode="crops"`` memory crops are stored and re-encoded per sequence as the
@@ -25,6 +29,7 @@ from typing import List, Sequence, Tuple
 import numpy as np
 import torch
 
+from stmtrack_plugin.model.stages import submit_here
 from stmtrack_plugin.tracking.tracker import StepInputs, STMTracker, TrackResult
 
 
@@ -77,6 +82,10 @@ def track_step(trackers: Sequence[STMTracker], steps: Sequence[StepInputs]) -> L
         raise ValueError(f"{len(steps)} steps for {len(trackers)} trackers")
     lead = trackers[0]
     with torch.inference_mode(), lead._autocast():
+        query = torch.cat([lead._to_tensor(s.query) for s in steps], dim=0)
+        stages = lead._stages  # params.parallel_stages: the query encoder beside the memory side
+        pending = None if stages is None else submit_here(stages, lead.device.type,
+                                                          lead.model.encode_query, query)
         if lead.params.memory_mode == "crops":
             for t, s in zip(trackers, steps):
                 t.store_memory(s, s.memory_entry)
@@ -86,12 +95,15 @@ def track_step(trackers: Sequence[STMTracker], steps: Sequence[StepInputs]) -> L
                 t.store_memory(s, memory[:, :, i:i + 1].clone())
         frames = [t.memory_frames(s) for t, s in zip(trackers, steps)]
         memories = [t.memory.gather(f) for t, f in zip(trackers, frames)]
-        query = torch.cat([lead._to_tensor(s.query) for s in steps], dim=0)
         if len({m.shape[2] for m in memories}) == 1:
-            score, boxes = lead.model.track(query, torch.cat(memories, dim=0))
+            memory, mask = torch.cat(memories, dim=0), None
         else:
             memory, mask = pad_memories(memories)
+        if pending is None:
             score, boxes = lead.model.track(query, memory, memory_mask=mask)
+        else:
+            score, boxes = lead.model.track_features(pending.result(), memory, query.shape[-1],
+                                                     memory_mask=mask, executor=stages)
     return [t.finish_step(s, f, score[i:i + 1], boxes[i:i + 1])
             for i, (t, s, f) in enumerate(zip(trackers, steps, frames))]
 
