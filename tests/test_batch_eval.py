@@ -155,6 +155,43 @@ def test_runner_batch_writes_the_same_results_and_resumes(tiny_tracker, clips, t
     assert again.finished == [] and sorted(again.skipped) == sorted(clips)
 
 
+def test_lanes_step_independently_on_their_share_of_the_threads(tiny_tracker, clips, tmp_path,
+                                                                monkeypatch):
+    """--batch 4 --lanes 2 over 3 clips: slots 0 and 2 (Crossing, then Couple) form one lane,
+    slot 1 (bag) the other; results equal the --batch 1 run's; each lane gets 2 // 2 threads."""
+    from stmtrack_plugin.adapters import runner
+
+    def factory():
+        return tracker_like(tiny_tracker)
+
+    sizes, threads = [], []
+    real_step, real_set = LockstepGroup._run_if_complete, runner._set_threads
+
+    def spy(self):
+        before = len(self.batch_sizes)
+        real_step(self)
+        sizes.extend(self.batch_sizes[before:])
+
+    monkeypatch.setattr(LockstepGroup, "_run_if_complete", spy)
+    monkeypatch.setattr(runner, "_set_threads", lambda n: threads.append(n) or real_set(n))
+    one = run_jobs(factory, _jobs(clips, tmp_path / "l1"), progress=False)
+    lanes = run_jobs(factory, _jobs(clips, tmp_path / "l2"), progress=False, batch=4, lanes=2,
+                     threads_per_worker=2)
+    assert one.ok and lanes.ok and sorted(lanes.finished) == sorted(clips)
+    # lane 0: Crossing (13 tracked frames) beside Couple (10), then Crossing alone; lane 1: bag
+    assert sorted(sizes) == sorted([2] * 10 + [1] * 3 + [1] * 8)
+    assert threads[-1] == 1
+    for name in clips:
+        a = np.loadtxt(tmp_path / "l1" / f"{name}.txt", delimiter=",")
+        b = np.loadtxt(tmp_path / "l2" / f"{name}.txt", delimiter=",")
+        assert a.shape == b.shape and np.max(np.abs(a - b)) <= 1e-3  # files hold 4 decimals
+    with pytest.raises(ValueError, match="--lanes must be between 1 and --batch"):
+        run_jobs(factory, _jobs(clips, tmp_path / "l3"), progress=False, batch=2, lanes=3)
+    from stmtrack_plugin.adapters.lockstep import run_lockstep
+    with pytest.raises(ValueError, match="lanes must be"):
+        run_lockstep(tiny_tracker, [], 2, None, None, lanes=0)
+
+
 def test_runner_refuses_batch_with_workers_or_a_non_stmtrack_tracker(clips, tmp_path):
     from toolkit_helpers import make_template_tracker
 
@@ -167,7 +204,8 @@ def test_runner_refuses_batch_with_workers_or_a_non_stmtrack_tracker(clips, tmp_
 
 @pytest.mark.parametrize("extra, message", [(["--workers", "2"], "--workers 1"),
                                             (["--tracker", "kcf"], "--tracker stmtrack"),
-                                            (["--batch", "0"], ">= 1")])
+                                            (["--batch", "0"], ">= 1"),
+                                            (["--lanes", "3"], "--lanes must be between 1")])
 def test_cli_refuses_batch_it_cannot_honour(tmp_path, capsys, extra, message):
     from stmtrack_plugin.cli.main import main
 

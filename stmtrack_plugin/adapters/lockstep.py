@@ -9,6 +9,11 @@ group runs :func:`~stmtrack_plugin.tracking.batch.track_step` on all of them (on
 next waiting job; when none is left it leaves the group, so the batch shrinks: no slot ever
 holds a batch step up.
 
+With ``lanes`` L > 1 the slots form L groups (slot i in group i mod L) that step independently,
+each on its own slot threads, so on a CPU the L batched steps run on different cores at the same
+time (the runner gives each lane its share of the threads). Each group is a smaller batch; which
+group a sequence lands in never changes its result.
+
 Times in the result files are the wall time of each ``track`` call, i.e. of the batched step
 (shared by the K sequences) plus waiting for the other slots to read their frames.
 """
@@ -106,12 +111,14 @@ def check_batch_tracker(tracker) -> STMTracker:
 
 
 def run_lockstep(tracker: STMTracker, jobs: Sequence, batch: int, execute: Callable,
-                 report: Callable) -> List[int]:
-    """Run ``jobs`` in ``batch`` slots; ``execute(job, tracker)`` runs one job (raising on
-    failure), ``report(job, error)`` receives ``None`` or the traceback. Returns the size of
-    every batched step. ``tracker`` gives the model and parameters every slot shares."""
+                 report: Callable, lanes: int = 1) -> List[int]:
+    """Run ``jobs`` in ``batch`` slots split into ``lanes`` groups that step independently;
+    ``execute(job, tracker)`` runs one job (raising on failure), ``report(job, error)`` receives
+    ``None`` or the traceback. Returns the size of every batched step (all lanes). ``tracker``
+    gives the model and parameters every slot shares."""
     check_batch_tracker(tracker)
-    group = LockstepGroup()
+    if isinstance(lanes, bool) or not isinstance(lanes, int) or not 1 <= lanes <= batch:
+        raise ValueError(f"lanes must be an int in 1 .. batch ({batch}), got {lanes!r}")
     waiting: "queue.Queue" = queue.Queue()
     for job in jobs:
         waiting.put(job)
@@ -119,10 +126,11 @@ def run_lockstep(tracker: STMTracker, jobs: Sequence, batch: int, execute: Calla
     slots = min(batch, len(jobs))
     trackers = [tracker] + [tracker_like(tracker) for _ in range(slots - 1)]
     check_batchable(trackers)
-    for _ in trackers:
-        group.join()  # before any thread starts, so the first step waits for all slots
+    groups = [LockstepGroup() for _ in range(min(lanes, slots))]
+    for i in range(slots):
+        groups[i % len(groups)].join()  # before any thread starts: a first step waits for all
 
-    def slot(own: STMTracker) -> None:
+    def slot(own: STMTracker, group: LockstepGroup) -> None:
         try:
             while True:
                 try:
@@ -139,10 +147,11 @@ def run_lockstep(tracker: STMTracker, jobs: Sequence, batch: int, execute: Calla
         finally:
             group.leave()
 
-    threads = [threading.Thread(target=slot, args=(t,), name=f"stmtrack-batch-{i}", daemon=True)
+    threads = [threading.Thread(target=slot, args=(t, groups[i % len(groups)]),
+                                name=f"stmtrack-batch-{i}", daemon=True)
                for i, t in enumerate(trackers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return group.batch_sizes
+    return [size for group in groups for size in group.batch_sizes]

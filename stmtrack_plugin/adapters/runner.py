@@ -219,7 +219,7 @@ def _run_in_worker(job: Job, run_record: Optional[dict] = None) -> Optional[str]
 def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int = 1,
              progress: bool = True, desc: str = "sequences",
              threads_per_worker: Optional[int] = None, settings: Optional[dict] = None,
-             overwrite: bool = False, batch: int = 1) -> RunSummary:
+             overwrite: bool = False, batch: int = 1, lanes: int = 1) -> RunSummary:
     """Run ``jobs`` with trackers from ``factory``; never raises for a failing sequence.
 
     ``factory`` is called once per process (once in total when ``workers`` is 1) and must be
@@ -234,10 +234,14 @@ def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int =
 
     ``batch`` > 1 tracks that many sequences in lockstep in this process, one batched network
     step per frame (:mod:`lockstep`; ``factory`` must build an STMTracker); it needs
-    ``workers`` 1. Results, records and resuming are the same as with ``batch`` 1.
+    ``workers`` 1. Results, records and resuming are the same as with ``batch`` 1. ``lanes``
+    L splits the batch into L groups that step at the same time, each on ``threads / L`` of
+    the threads (:func:`lockstep.run_lockstep`).
     """
     if batch < 1:
         raise ValueError(f"--batch must be >= 1, got {batch}")
+    if lanes != 1 and not 1 <= lanes <= batch:
+        raise ValueError(f"--lanes must be between 1 and --batch ({batch}), got {lanes}")
     if batch > 1 and workers > 1:
         raise ValueError("--batch > 1 runs the batch in one process: use --workers 1 "
                          "(and --threads for the cores)")
@@ -273,7 +277,8 @@ def run_jobs(factory: Callable[[], Tracker], jobs: Sequence[Job], workers: int =
 
     try:
         if todo and batch > 1:
-            _run_batched(factory, todo, report, threads_per_worker, run_record, progress, batch)
+            _run_batched(factory, todo, report, threads_per_worker, run_record, progress, batch,
+                         lanes)
         elif todo and workers <= 1:
             _run_serial(factory, todo, report, threads_per_worker, run_record, progress)
         elif todo:
@@ -321,17 +326,20 @@ def _run_serial(factory, jobs, report, threads, run_record, progress: bool = Fal
             torch.set_num_threads(previous[1])
 
 
-def _run_batched(factory, jobs, report, threads, run_record, progress: bool, batch: int) -> None:
-    """``batch`` sequences in lockstep (:func:`lockstep.run_lockstep`); one frames bar for all
-    of them, whose rate is the frames tracked per second. Batched activations outgrow glibc's
+def _run_batched(factory, jobs, report, threads, run_record, progress: bool, batch: int,
+                 lanes: int = 1) -> None:
+    """``batch`` sequences in lockstep (:func:`lockstep.run_lockstep`) in ``lanes`` groups, the
+    threads shared among the lanes; one frames bar for all of them, whose rate is the frames
+    tracked per second. Batched activations outgrow glibc's
     mmap threshold, so freed memory is kept for reuse (:func:`keep_freed_memory`, process-wide)."""
     from tqdm import tqdm
 
     from stmtrack_plugin.adapters.lockstep import run_lockstep
 
     keep_freed_memory()
-    previous = _set_threads(resolve_threads(threads))
-    bar = tqdm(total=sum(len(job.frames) for job in jobs), desc=f"frames (batch {batch})",
+    previous = _set_threads(max(1, resolve_threads(threads) // lanes))
+    bar = tqdm(total=sum(len(job.frames) for job in jobs), desc=f"frames (batch {batch}"
+               + (f", {lanes} lanes)" if lanes > 1 else ")"),
                unit="frame", leave=False, disable=not progress, file=sys.stderr, position=1)
     lock = threading.Lock()
 
@@ -342,7 +350,7 @@ def _run_batched(factory, jobs, report, threads, run_record, progress: bool, bat
     try:
         run_lockstep(factory(), jobs, batch,
                      lambda job, tracker: job.execute(tracker, run_record, on_frame=on_frame),
-                     report)
+                     report, lanes)
     finally:
         bar.close()
         if previous is not None:

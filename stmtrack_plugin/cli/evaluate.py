@@ -10,7 +10,9 @@ Re-running resumes (finished sequences are skipped); a result made with other we
 parameters or --max-frames is never reused: the run stops naming what differs, and `--overwrite`
 replaces such results. `--workers N` runs N processes; a sequence that fails is reported and the
 others go on (exit status 1 if any failed). `--batch K` tracks K sequences in lockstep with one
-batched network call per frame step (one process; boxes equal the unbatched run's to ~1e-4 px).
+batched network call per frame step (one process; boxes equal the unbatched run's to ~1e-4 px);
+`--lanes L` splits it into L groups that step at the same time (each a batch of about K / L on
+--threads / L threads), which keeps every core of a CPU busy without OpenMP's hand-offs.
 """
 from __future__ import annotations
 
@@ -52,6 +54,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="torch/OpenCV threads per process")
     p.add_argument("--batch", type=int, default=1, metavar="K", help="track K sequences at "
                    "once with batched network calls (stmtrack only, one process; same results)")
+    p.add_argument("--lanes", type=int, default=1, metavar="L", help="split --batch into L "
+                   "groups stepping at the same time, each on --threads / L threads (CPUs)")
     p.add_argument("--max-frames", type=int, help="only the first N frames (smoke runs)")
     p.add_argument("--compare", nargs="*", default=[],
                    help="other result names to report next to ours (got10k)")
@@ -89,7 +93,8 @@ def run_got10k(args, spec: TrackerSpec) -> int:
                        workers=args.workers,
                        progress=not args.quiet, desc=f"{spec.name} {args.benchmark}",
                        threads_per_worker=args.threads, overwrite=args.overwrite,
-                       settings={"max_frames": args.max_frames}, batch=args.batch)
+                       settings={"max_frames": args.max_frames}, batch=args.batch,
+                       lanes=args.lanes)
     print(summary.describe())
     if not args.no_report and summary.ok:
         if shard_report_note(jobs, args.shard):
@@ -128,7 +133,7 @@ def run_pysot(args, spec: TrackerSpec) -> int:
     summary = run_jobs(spec, select_shard(jobs, *args.shard) if args.shard else jobs,
                        workers=args.workers, progress=not args.quiet,
                        desc=f"{spec.name} {args.dataset}", threads_per_worker=args.threads,
-                       overwrite=args.overwrite, batch=args.batch,
+                       overwrite=args.overwrite, batch=args.batch, lanes=args.lanes,
                        settings={"max_frames": args.max_frames, "init_rule": args.init_rule})
     print(summary.describe())
     print(f"results: {os.path.join(args.results, args.dataset, spec.name)}")
@@ -143,6 +148,8 @@ def _batch_error(args) -> str:
         return "--batch K runs the K sequences in one process; use --workers 1 (and --threads)"
     if args.batch > 1 and args.tracker != "stmtrack":
         return f"--batch > 1 needs --tracker stmtrack (got {args.tracker})"
+    if not 1 <= args.lanes <= args.batch:
+        return f"--lanes must be between 1 and --batch ({args.batch}), got {args.lanes}"
     return ""
 
 
