@@ -11,9 +11,12 @@ each, decoded before timing) are tracked twice with the same seeded random weigh
 * batched: K trackers in lockstep, one :func:`~stmtrack_plugin.tracking.batch.track_step` per
   frame step (one batched ``memorize`` + one batched ``track``), as ``--batch K`` runs them.
 
+* with ``--lanes L`` the batched runs deal the K sequences to L lanes that step at once, each on
+  its own thread, on ``max(1, threads // L)`` torch threads (``stmtrack eval --lanes L``);
 * with ``--parallel-stages`` the batched runs use ``parallel_stages=true`` (query encoder beside
-  the memory side, box tower beside the class tower) on ``max(1, threads // 2)`` torch threads
-  per stage thread, so both use ``--threads`` cores; the sequential runs stay the default tracker;
+  the memory side, box tower beside the class tower) on half a lane's torch threads (at least
+  1) per stage thread, so they use ``--threads`` cores; the sequential runs stay the default
+  tracker;
 * with ``--workers W`` also **processes**: the K sequences dealt round-robin to W processes
   (``--workers W`` of ``stmtrack eval``), each with ``max(1, threads // W)`` torch threads,
   tracking one sequence after another; started together, frames/s = all tracked frames / the
@@ -103,15 +106,36 @@ def sequential(lead, clips):
     return statistics.median(times) * 1e3, len(times) / sum(times), faults / len(times)
 
 
-def batched(lead, clips, threads=None):
+def batched(lead, clips, threads=None, lanes=1):
     """(median ms per frame, frames/s, minor page faults per frame) of lockstep steps, run with
-    ``threads`` torch threads (None: as set), the setting restored after."""
+    ``threads`` torch threads (None: as set; the setting is restored after). With ``lanes`` L
+    the clips are dealt round-robin to L lanes stepping at once on their own threads, as
+    ``--batch K --lanes L`` runs them; then ms per frame is the lanes' median step time per
+    frame / L, and frames/s and faults count all lanes over the wall time."""
+    import threading
+
     import torch
 
     previous = torch.get_num_threads()
     torch.set_num_threads(threads or previous)
     try:
-        return _batched(lead, clips)
+        if lanes == 1:
+            return _batched(lead, clips)
+        out = [None] * lanes
+
+        def lane(i):
+            out[i] = _batched(lead, clips[i::lanes])
+
+        workers = [threading.Thread(target=lane, args=(i,)) for i in range(lanes)]
+        before, start = minor_faults(), time.perf_counter()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        seconds, faults = time.perf_counter() - start, minor_faults() - before
+        count = sum(len(clips[i::lanes]) for i in range(lanes)) * (
+            min(len(frames) for frames, _ in clips) - 1)
+        return statistics.median(r[0] for r in out) / lanes, count / seconds, faults / count
     finally:
         torch.set_num_threads(previous)
 
@@ -200,6 +224,9 @@ def main(argv=None) -> int:
     p.add_argument("--malloc", choices=("keep", "default"), default="keep",
                    help="keep: glibc keeps freed memory for reuse, as stmtrack eval --batch sets "
                    "it (stmtrack_plugin.allocator); default: glibc's own settings")
+    p.add_argument("--lanes", type=int, default=1, help="batched runs in L lanes stepping at "
+                   "once (stmtrack eval --batch K --lanes L), max(1, threads // L) torch threads "
+                   "in all; K must be >= L")
     p.add_argument("--parallel-stages", action="store_true", help="batched runs with "
                    "parallel_stages=true (two stage threads) on max(1, threads // 2) torch "
                    "threads each, against the default sequential tracker on --threads")
@@ -221,23 +248,25 @@ def main(argv=None) -> int:
     clips = load_clips(args.frames, max(args.ks))
     for kind in args.models:
         lead = build_tracker(kind, args.device)
-        lead_b, threads_b = lead, None
+        lead_b, threads_b = lead, max(1, args.threads // args.lanes)
         if args.parallel_stages:
             lead_b = build_tracker(kind, args.device, parallel_stages=True)
-            threads_b = max(1, args.threads // 2)
+            threads_b = max(1, threads_b // 2)
         batched(lead_b, [(frames[:3], box) for frames, box in clips[:1]], threads_b)  # warm-up
         sequential(lead, [(frames[:3], box) for frames, box in clips[:1]])
-        if args.parallel_stages:
-            print(f"batched: parallel_stages on {threads_b} torch thread(s) per stage thread; "
-                  f"sequential: default tracker on {args.threads}")
+        if args.parallel_stages or args.lanes > 1:
+            print(f"batched: {args.lanes} lane(s), "
+                  f"{'parallel_stages, ' if args.parallel_stages else ''}{threads_b} torch "
+                  f"thread(s); sequential: default tracker on {args.threads}")
         print(f"\nmodel {kind}: {args.frames} frames per sequence")
         procs = (f" {str(args.workers) + ' procs fps':>14} {'speed-up':>9}"
                  if args.workers else "")
         print(f"{'K':>3} {'seq ms/frame':>13} {'seq fps':>9} {'faults/fr':>9} "
               f"{'batch ms/frame':>15} {'batch fps':>10} {'faults/fr':>9} {'speed-up':>9}{procs}")
         for k in args.ks:
-            batched(lead_b, [(frames[:2], box) for frames, box in clips[:k]], threads_b)  # pack K
-            rounds = [(sequential(lead, clips[:k]), batched(lead_b, clips[:k], threads_b))
+            lanes = min(args.lanes, k)
+            batched(lead_b, [(fr[:2], box) for fr, box in clips[:k]], threads_b, lanes)  # pack K
+            rounds = [(sequential(lead, clips[:k]), batched(lead_b, clips[:k], threads_b, lanes))
                       for _ in range(args.repeats)]  # interleaved: load drifts hit both
             (seq_ms, seq_fps, seq_flt), (bat_ms, bat_fps, bat_flt) = (
                 max((r[i] for r in rounds), key=lambda m: m[1]) for i in (0, 1))

@@ -6,6 +6,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from bench_helpers import BENCHMARKS, load_benchmark
 
 
@@ -98,10 +100,12 @@ def test_bench_batch_prints_sequential_batched_and_process_columns(shared_dir):
                             line), line
 
 
-def test_bench_batch_parallel_stages_and_default_malloc(shared_dir):
-    lines = _bench_batch(shared_dir, "--threads", "2", "--parallel-stages", "--malloc", "default")
+@pytest.mark.parametrize("extra, batched", [
+    (["--parallel-stages"], "1 lane(s), parallel_stages, 1 torch thread(s)"),
+    (["--lanes", "2"], "2 lane(s), 1 torch thread(s)")])
+def test_bench_batch_lanes_parallel_stages_and_default_malloc(shared_dir, extra, batched):
+    lines = _bench_batch(shared_dir, "--threads", "2", "--malloc", "default", *extra)
     assert lines[0].endswith("; malloc glibc default") and "torch threads 2" in lines[0]
-    assert lines[1] == ("batched: parallel_stages on 1 torch thread(s) per stage thread; "
-                        "sequential: default tracker on 2")
+    assert lines[1] == f"batched: {batched}; sequential: default tracker on 2"
     head = lines.index("model lite: 3 frames per sequence")
     assert [line.split()[0] for line in lines[head + 2:head + 4]] == ["1", "2"]
